@@ -1,0 +1,210 @@
+"""The command line: parses arguments, sets up logging, calls the program. No logic here."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+
+from aggregator import __version__
+from aggregator.config import Config, config_path, load_config
+from aggregator.errors import ConfigError, StoreError
+from aggregator.models import PollOutcome
+
+EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aggregator", description="Poll news feeds, group stories, republish sections.")
+    parser.add_argument("--version", action="version", version=f"aggregator {__version__}")
+    parser.add_argument("--config", metavar="PATH",
+                        help="feeds.yaml to use (default: $AGGREGATOR_CONFIG, else ./feeds.yaml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("check", help="validate the config and report what it defines",
+                   description="Validate feeds.yaml and report what it defines.")
+    poll = sub.add_parser("poll", help="poll due sources once, then publish",
+                          description="One pass over the sources that are due (all with "
+                                      "--all), then publish every section.")
+    poll.add_argument("--all", action="store_true", help="poll every enabled source, due or not")
+    poll.add_argument("--source", metavar="ID", action="append", default=[],
+                      help="poll only this source (repeatable); implies due or not")
+    sub.add_parser("publish", help="re-render every section from the database",
+                   description="Re-render every section's feed from the database.")
+    for name, text in (("serve", "serve the outputs over HTTP"),
+                       ("run", "poll on schedule and serve the outputs (the main job)")):
+        cmd = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        cmd.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+        cmd.add_argument("--port", type=int, default=8080, help="port to bind (default 8080)")
+        if name == "run":
+            cmd.add_argument("--no-serve", action="store_true", help="poll only, no HTTP server")
+            cmd.add_argument("--tick", type=float, default=60.0, metavar="SECONDS",
+                             help="how often to look for due sources (default 60)")
+    sub.add_parser("status", help="show each source's polling state",
+                   description="A table of sources: last poll, outcome, last error, items, "
+                               "next due.")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        config = load_config(config_path(args.config))
+        return int(COMMANDS[args.command](config, args))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        return 130
+
+
+def cmd_check(config: Config, args: argparse.Namespace) -> int:
+    enabled = sum(s.enabled for s in config.sources)
+    print(f"{config.path}: OK")
+    print(f"  {len(config.sources)} sources ({enabled} enabled), {len(config.topics)} topics, "
+          f"{len(config.sections)} sections")
+    for section in config.sections:
+        print(f"  section {section.id}: {section.title} <- topics {', '.join(section.topics)}")
+    print(f"  database: {config.settings.database.split('@')[-1]}")
+    print(f"  output: {config.settings.output_dir}")
+    return EXIT_OK
+
+
+def cmd_poll(config: Config, args: argparse.Namespace) -> int:
+    from aggregator.pipeline import Poller
+    from aggregator.publish import publish_all
+    from aggregator.scheduler import utcnow
+    from aggregator.store import Store
+
+    unknown = [i for i in args.source if i not in {s.id for s in config.sources}]
+    if unknown:
+        raise ConfigError(f"unknown source id(s): {', '.join(unknown)}", file=str(config.path))
+    with Store(config.settings.database) as store:
+        store.sync_sources(config.sources)
+        poller = Poller(config, store, clock=utcnow)
+        ids = poller.due(args.source, all_sources=args.all or bool(args.source))
+        progress = _Progress(len(ids)) if sys.stdout.isatty() and ids else None
+        outcomes = poller.run(ids, on_outcome=progress.step if progress else None)
+        if progress:
+            progress.done()
+        for outcome in sorted(outcomes, key=lambda o: o.source_id):
+            print(outcome.summary())
+        print(_total(outcomes))
+        publish_all(config, store)
+    return EXIT_OK
+
+
+def _total(outcomes: Sequence[PollOutcome]) -> str:
+    kinds = Counter(o.outcome for o in outcomes)
+    parts = ", ".join(f"{kinds[k]} {k.replace('_', ' ')}" for k in
+                      ("new", "updated", "unchanged", "not_modified", "error"))
+    items = sum(o.new for o in outcomes)
+    return f"total: {len(outcomes)} sources polled ({parts}); {items} new items"
+
+
+class _Progress:
+    """A one-line progress bar on stderr, only when stdout is a terminal."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.count = total, 0
+
+    def step(self, _outcome: PollOutcome) -> None:
+        self.count += 1
+        filled = int(30 * self.count / self.total)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.count}/{self.total}")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        sys.stderr.write("\n")
+
+
+def cmd_publish(config: Config, args: argparse.Namespace) -> int:
+    from aggregator.publish import publish_all
+    from aggregator.store import Store
+
+    with Store(config.settings.database) as store:
+        for result in publish_all(config, store):
+            state = "written" if result.changed else "unchanged"
+            print(f"{result.section_id}: {result.stories} stories, {state}: {result.path}")
+    return EXIT_OK
+
+
+def cmd_serve(config: Config, args: argparse.Namespace) -> int:
+    from aggregator.web.app import serve
+
+    print(f"serving {config.settings.output_dir} at http://{args.host}:{args.port}/")
+    serve(lambda: config, args.host, args.port)
+    return EXIT_OK
+
+
+def cmd_run(config: Config, args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from aggregator.scheduler import Runner, start
+    from aggregator.store import Store
+    from aggregator.web.app import serve
+
+    with Store(config.settings.database) as store:
+        runner = Runner(config, store)
+        scheduler = start(runner, tick_seconds=args.tick)
+        try:
+            if args.no_serve:
+                stop = threading.Event()
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    signal.signal(sig, lambda *_: stop.set())
+                stop.wait()
+            else:
+                print(f"serving at http://{args.host}:{args.port}/ ; polling every "
+                      f"{args.tick:g}s", flush=True)
+                serve(runner.current, args.host, args.port)
+        finally:
+            scheduler.shutdown(wait=True)
+    return EXIT_OK
+
+
+def cmd_status(config: Config, args: argparse.Namespace) -> int:
+    from aggregator.store import Store
+
+    with Store(config.settings.database) as store:
+        store.sync_sources(config.sources)
+        rows = store.source_status()
+    configured = {s.id: s for s in config.sources}
+    header = ("SOURCE", "LAST POLL", "OUTCOME", "ERRORS", "ITEMS", "NEXT CHECK", "LAST ERROR")
+    table = [header]
+    for r in rows:
+        if r.id not in configured:
+            continue
+        outcome = "retired (410 Gone)" if r.retired else (r.last_outcome or "never polled")
+        if not configured[r.id].enabled:
+            outcome = "disabled"
+        error = f"{r.last_error} (since {_when(r.error_since)})" if r.last_error else ""
+        table.append((r.id, _when(r.last_poll_at), outcome, str(r.consecutive_errors),
+                      str(r.items), _when(r.next_check_at), error))
+    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+    for row in table:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1])
+    failing = sum(1 for r in rows if r.last_outcome == "error")
+    print(f"{len(table) - 1} sources, {failing} failing, "
+          f"{sum(r.items for r in rows)} items stored")
+    return EXIT_OK
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+COMMANDS = {"check": cmd_check, "poll": cmd_poll, "publish": cmd_publish, "serve": cmd_serve,
+            "run": cmd_run, "status": cmd_status}

@@ -1,0 +1,394 @@
+"""feeds.yaml -> a frozen Config. The YAML library (ruamel.yaml) is used only here.
+
+Every problem is reported as a ConfigError carrying the key path and line number.
+Loading never writes anything anywhere.
+
+Relative paths (`settings.output_dir`, the file of a `sqlite:///relative.db` URL) are taken
+from the folder holding feeds.yaml, so the result does not depend on the working directory.
+When $AGGREGATOR_DATABASE is set and not empty it replaces `settings.database`: that is how a
+database password stays out of feeds.yaml, which is meant to be shared and versioned (a
+relative sqlite path in the variable is taken from the working directory, as in any shell).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.scalarbool import ScalarBoolean
+
+from aggregator.errors import ConfigError
+
+DEFAULT_CONFIG = "feeds.yaml"
+ENV_VAR = "AGGREGATOR_CONFIG"
+DATABASE_ENV_VAR = "AGGREGATOR_DATABASE"  # overrides settings.database, see above
+
+_ID = re.compile(r"[a-z0-9-]+")
+_LANGUAGE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{1,8})*", re.IGNORECASE)  # BCP 47, loosely
+_AMOUNT = re.compile(r"([0-9]+)([A-Za-z]*)")  # [0-9], not \d: int() takes Arabic-Indic digits
+_SECONDS = {"": 1, "s": 1, "m": 60, "h": 60 * 60, "d": 24 * 60 * 60}
+_BYTES = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9,
+          "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
+_SQLITE_FILE = re.compile(r"(sqlite(?:\+\w+)?:///)([^?]+)(.*)", re.DOTALL)
+_DURATION_HELP = "not a duration like 90s, 15m, 1h or 1d"
+_DEFAULTS: dict[str, Any] = {  # settings without a default in the dataclass
+    "database": "sqlite:///data/aggregator.db",
+    "output_dir": "public",
+    "base_url": "http://localhost:8080/",
+    "default_interval": timedelta(minutes=30),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The `settings:` block, with defaults filled in and paths resolved."""
+
+    database: str  # SQLAlchemy URL; a relative sqlite path is made absolute
+    output_dir: Path  # absolute folder for the published files
+    base_url: str  # public address of the outputs, always ending in "/"
+    default_interval: timedelta  # polling interval of sources that set none
+    min_interval: timedelta = timedelta(minutes=5)  # lower clamp of the next check
+    max_interval: timedelta = timedelta(hours=24)  # upper clamp, also the error backoff cap
+    max_concurrency: int = 20  # requests in flight in all
+    per_host_concurrency: int = 2  # requests in flight per host
+    timeout: timedelta = timedelta(seconds=30)  # whole-request deadline
+    max_body_bytes: int = 10 * 1024 * 1024  # body cap, before and after decompression
+    retention: timedelta = timedelta(days=30)  # how long items no section shows are kept
+    story_window: timedelta = timedelta(hours=48)  # cross-source story grouping window
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """One entry of `sources:`."""
+
+    id: str  # [a-z0-9-]+, unique
+    url: str  # http(s) URL of the feed
+    title: str | None = None  # overrides the feed's own title
+    language: str | None = None  # used when neither the item nor the feed declares one
+    interval: timedelta | None = None  # None: settings.default_interval
+    enabled: bool = True  # disabled sources are never polled
+
+
+@dataclass(frozen=True, slots=True)
+class TopicConfig:
+    """One entry of `topics:` (keyed by its id)."""
+
+    id: str  # the key under `topics:`
+    title: str  # human title, defaults to the id
+    terms: tuple[str, ...]  # any of these makes the topic apply
+    exclude: tuple[str, ...] = ()  # any of these vetoes the topic
+
+
+@dataclass(frozen=True, slots=True)
+class SectionConfig:
+    """One entry of `sections:`: one published feed."""
+
+    id: str  # [a-z0-9-]+, unique; the feed file is {id}.atom
+    title: str  # feed title
+    topics: tuple[str, ...]  # an item belongs when it has any of these topics
+    sources: tuple[str, ...] = ()  # when non-empty: only items from these sources
+    languages: tuple[str, ...] = ()  # when non-empty: only items in these languages
+    max_items: int = 50  # newest stories kept in the feed
+    description: str | None = None  # feed subtitle
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole validated configuration."""
+
+    path: Path  # absolute path of the file it came from
+    settings: Settings
+    sources: tuple[SourceConfig, ...]  # in file order
+    topics: tuple[TopicConfig, ...]  # in file order
+    sections: tuple[SectionConfig, ...]  # in file order
+
+    def source(self, source_id: str) -> SourceConfig:
+        return next(s for s in self.sources if s.id == source_id)
+
+
+def config_path(explicit: str | None) -> Path:
+    """--config, else $AGGREGATOR_CONFIG, else ./feeds.yaml."""
+    return Path(explicit or os.environ.get(ENV_VAR) or DEFAULT_CONFIG)
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate feeds.yaml; raise ConfigError with file, line and key path."""
+    name = str(path)
+    absolute = Path(os.path.abspath(path))  # not resolve(): a symlinked file keeps its folder
+    root = _Node(_read(absolute, name), "", None, name)
+    if not isinstance(root.value, CommentedMap):  # also an empty file, which loads as None
+        root.fail("expected a mapping of settings, sources, topics and sections")
+    parts = root.fields(("settings", "sources", "topics", "sections"))
+    settings = _settings(parts.get("settings"), absolute.parent)
+    sources = _sources(parts.get("sources"))
+    topics = _topics(parts.get("topics"))
+    sections = _sections(parts.get("sections"), {t.id for t in topics}, {s.id for s in sources})
+    return Config(absolute, settings, sources, topics, sections)
+
+
+def _read(path: Path, name: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # -sig: some Windows editors add a BOM
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror or error}", file=name) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"not UTF-8 text (bad byte at offset {error.start})", file=name) from None
+    try:
+        return YAML(typ="rt").load(text)  # round-trip: the loader that keeps line numbers
+    except YAMLError as error:  # syntax errors, and duplicate keys, which ruamel refuses
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        problem = getattr(error, "problem", None) or getattr(error, "context", None) or error
+        line = mark.line + 1 if mark is not None else None
+        raise ConfigError(f"invalid YAML: {problem}", line=line, file=name) from None
+
+
+# --- located values --------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class _Node:
+    """A YAML value and where it came from, so that any check can point at it."""
+
+    value: Any  # as ruamel loaded it
+    path: str  # key path such as "sources[3].url"; "" for the whole file
+    line: int | None  # 1-based
+    file: str  # the file name as the caller gave it
+
+    def fail(self, message: str) -> NoReturn:
+        raise ConfigError(message, path=self.path, line=self.line, file=self.file)
+
+    def entries(self) -> list[tuple[_Node, _Node]]:
+        """(key, value) pairs of a mapping, in file order."""
+        if not isinstance(self.value, CommentedMap):
+            self.fail("expected a mapping")
+        lc, pairs = self.value.lc, []
+        for key, value in self.value.items():
+            path = f"{self.path}.{key}" if self.path else str(key)
+            key_line = _line(lc.key, key, self.line)
+            # A scalar is blamed where it stands. ruamel places a null or a block collection
+            # on the line after its key, which would point at the wrong line: blame the key.
+            scalar = value is not None and not isinstance(value, dict | list)
+            line = _line(lc.value, key, key_line) if scalar else key_line
+            pairs.append((replace(self, value=key, path=path, line=key_line),
+                          _Node(value, path, line, self.file)))
+        return pairs
+
+    def items(self) -> list[_Node]:
+        if not isinstance(self.value, CommentedSeq):
+            self.fail("expected a list")
+        lc = self.value.lc
+        return [_Node(value, f"{self.path}[{i}]", _line(lc.item, i, self.line), self.file)
+                for i, value in enumerate(self.value)]
+
+    def fields(self, allowed: Iterable[str], required: Iterable[str] = ()) -> dict[str, _Node]:
+        """Values of a mapping with a fixed set of keys; a null value counts as no key."""
+        allowed = tuple(allowed)
+        entries = self.entries()
+        for key, _ in entries:
+            if key.value not in allowed:  # blamed on the mapping: the message names the key
+                replace(key, path=self.path).fail(
+                    f"unknown key '{key.value}' (expected one of: {', '.join(allowed)})")
+        values = {str(key.value): value for key, value in entries if value.value is not None}
+        for name in required:
+            if name not in values:
+                self.fail(f"missing required key '{name}'")
+        return values
+
+
+Parsers = dict[str, Callable[[_Node], Any]]
+
+
+def _record(node: _Node, parsers: Parsers, required: Iterable[str]) -> dict[str, Any]:
+    """A mapping parsed key by key, in file order, so the first error in the file wins."""
+    return {key: parsers[key](value) for key, value in node.fields(parsers, required).items()}
+
+
+def _line(position: Callable[[Any], tuple[int, int]], at: Any, fallback: int | None) -> int | None:
+    try:
+        return position(at)[0] + 1  # ruamel counts lines from 0, editors from 1
+    except (KeyError, IndexError, TypeError):  # keys brought in by a `<<:` merge have no position
+        return fallback
+
+
+# --- values ----------------------------------------------------------------------------------
+
+def _is_int(value: Any) -> bool:
+    # YAML true/false are ints to Python, and so are ruamel's anchored booleans (ScalarBoolean).
+    return isinstance(value, int) and not isinstance(value, bool | ScalarBoolean)
+
+
+def _text(node: _Node) -> str:
+    if not isinstance(node.value, str):
+        node.fail("expected a string")
+    if not node.value.strip():
+        node.fail("must not be empty")
+    return str(node.value)  # drop ruamel's str subclasses: Config must stay plain data
+
+
+def _texts(node: _Node, *, non_empty: bool = False) -> tuple[str, ...]:
+    items = node.items()
+    if non_empty and not items:
+        node.fail("must not be empty")
+    return tuple(_text(item) for item in items)
+
+
+def _ident(node: _Node) -> str:
+    text = _text(node)
+    if not _ID.fullmatch(text):
+        node.fail("must match [a-z0-9-]+")
+    return text
+
+
+def _flag(node: _Node) -> bool:
+    if not isinstance(node.value, bool | ScalarBoolean):
+        node.fail("expected true or false")
+    return bool(node.value)
+
+
+def _count(node: _Node) -> int:
+    if not _is_int(node.value) or node.value <= 0:
+        node.fail("expected a positive integer")
+    return int(node.value)
+
+
+def _amount(node: _Node, units: dict[str, int], problem: str) -> int:
+    """`<digits><unit>` -> digits * units[unit], which must be positive; bare digits: unit ""."""
+    value = str(node.value) if _is_int(node.value) else node.value
+    match = _AMOUNT.fullmatch(value) if isinstance(value, str) else None
+    if match is None or match[2] not in units or int(match[1]) == 0:
+        node.fail(problem)
+    return int(match[1]) * units[match[2]]
+
+
+def _duration(node: _Node) -> timedelta:
+    seconds = _amount(node, _SECONDS, _DURATION_HELP)
+    if seconds >= timedelta.max.total_seconds():  # "9999999999d" would overflow timedelta
+        node.fail(_DURATION_HELP)
+    return timedelta(seconds=seconds)
+
+
+def _size(node: _Node) -> int:
+    return _amount(node, _BYTES, "not a size like 10MiB, 512KiB or 2MB")
+
+
+def _http_url(node: _Node) -> str:
+    text = _text(node)
+    try:
+        parts = urlsplit(text)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # an unclosed IPv6 bracket, a port that is not a number
+        valid = False
+    if not valid or any(char.isspace() for char in text):
+        node.fail("not an http(s) URL")
+    return text
+
+
+def _base_url(node: _Node) -> str:
+    url = _http_url(node)
+    return url if url.endswith("/") else url + "/"  # output names are appended to it
+
+
+def _language(node: _Node) -> str:
+    text = _text(node)
+    if not _LANGUAGE.fullmatch(text):
+        node.fail("not a language tag like ar, en or en-US")
+    return text.lower()  # tags are case-insensitive (RFC 5646 section 2.1.1)
+
+
+def _unique(node: _Node, kind: str, seen: dict[str, int | None]) -> str:
+    ident = _ident(node)
+    if ident in seen:
+        node.fail(f"duplicate {kind} id '{ident}' (first defined on line {seen[ident]})")
+    seen[ident] = node.line
+    return ident
+
+
+def _references(node: _Node, kind: str, defined: Collection[str], *,
+                non_empty: bool = False) -> tuple[str, ...]:
+    names = _texts(node, non_empty=non_empty)
+    for name, item in zip(names, node.items(), strict=True):
+        if name not in defined:
+            item.fail(f"section uses undefined {kind} '{name}'")
+    return names
+
+
+def _absolute(path: str, folder: Path) -> Path:
+    return Path(os.path.normpath(folder / path))
+
+
+def _database(url: str, folder: Path) -> str:
+    """Make the file of a relative sqlite URL absolute (an absolute one has four slashes)."""
+    match = _SQLITE_FILE.fullmatch(url)
+    if match is None or match[2] == ":memory:" or match[2].startswith("/"):
+        return url
+    return f"{match[1]}{_absolute(match[2], folder)}{match[3]}"
+
+
+# --- the four parts --------------------------------------------------------------------------
+
+_SETTINGS: Parsers = {
+    "database": _text, "output_dir": _text, "base_url": _base_url,
+    "default_interval": _duration, "min_interval": _duration, "max_interval": _duration,
+    "max_concurrency": _count, "per_host_concurrency": _count, "timeout": _duration,
+    "max_body_bytes": _size, "retention": _duration, "story_window": _duration,
+}
+
+
+def _settings(node: _Node | None, folder: Path) -> Settings:
+    fields = node.fields(_SETTINGS) if node is not None else {}
+    values = _DEFAULTS | {key: _SETTINGS[key](value) for key, value in fields.items()}
+    override = os.environ.get(DATABASE_ENV_VAR)
+    values["database"] = (_database(override, Path.cwd()) if override
+                          else _database(values["database"], folder))
+    values["output_dir"] = _absolute(values["output_dir"], folder)
+    settings = Settings(**values)
+    if settings.min_interval > settings.max_interval:
+        (fields.get("min_interval") or fields["max_interval"]).fail(
+            "min_interval must not be longer than max_interval")
+    return settings
+
+
+def _sources(node: _Node | None) -> tuple[SourceConfig, ...]:
+    seen: dict[str, int | None] = {}
+    parsers: Parsers = {
+        "id": lambda value: _unique(value, "source", seen), "url": _http_url, "title": _text,
+        "language": _language, "interval": _duration, "enabled": _flag,
+    }
+    items = node.items() if node is not None else []
+    return tuple(SourceConfig(**_record(item, parsers, ("id", "url"))) for item in items)
+
+
+def _topics(node: _Node | None) -> tuple[TopicConfig, ...]:
+    parsers: Parsers = {
+        "title": _text, "terms": lambda value: _texts(value, non_empty=True), "exclude": _texts,
+    }
+    topics = []
+    for key, value in node.entries() if node is not None else []:
+        ident = _ident(key)  # the key is the id: YAML itself refuses duplicates
+        fields = {"title": ident} | _record(value, parsers, ["terms"])
+        topics.append(TopicConfig(id=ident, **fields))
+    return tuple(topics)
+
+
+def _sections(node: _Node | None, topics: Collection[str],
+              sources: Collection[str]) -> tuple[SectionConfig, ...]:
+    seen: dict[str, int | None] = {}
+    parsers: Parsers = {
+        "id": lambda value: _unique(value, "section", seen),
+        "title": _text,
+        "topics": lambda value: _references(value, "topic", topics, non_empty=True),
+        "sources": lambda value: _references(value, "source", sources),
+        "languages": lambda value: tuple(_language(item) for item in value.items()),
+        "max_items": _count,
+        "description": _text,
+    }
+    items, required = node.items() if node is not None else [], ("id", "title", "topics")
+    return tuple(SectionConfig(**_record(item, parsers, required)) for item in items)

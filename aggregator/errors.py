@@ -1,0 +1,68 @@
+"""The one exception tree of the project.
+
+    AggregatorError
+    ├── ConfigError            feeds.yaml is unreadable or invalid (file, line, key path)
+    ├── SourceError            one source failed; carries the source id and URL
+    │   ├── FetchError         network, HTTP status, size or time limits
+    │   └── ParseError         the body is not a feed we can read
+    └── StoreError             the database is unusable (schema, connection)
+
+A SourceError never stops a pass: the pipeline turns it into an `error` outcome for
+that source and goes on with the others.
+"""
+
+from __future__ import annotations
+
+
+class AggregatorError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+class ConfigError(AggregatorError):
+    """An invalid configuration, located as `file:line: key.path: message`."""
+
+    def __init__(self, message: str, *, path: str = "", line: int | None = None,
+                 file: str = "feeds.yaml") -> None:
+        self.message = message  # what is wrong, for a human
+        self.path = path  # key path such as "sources[3].url"; "" for the whole file
+        self.line = line  # 1-based line in the file, when known
+        self.file = file  # the file's name as the operator wrote it
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        key = f" {self.path}:" if self.path else ""
+        return f"{where}:{key} {self.message}"
+
+
+class SourceError(AggregatorError):
+    """Something went wrong with one source; the pass goes on without it."""
+
+    def __init__(self, message: str, *, source_id: str = "", url: str = "") -> None:
+        self.message = message
+        self.source_id = source_id
+        self.url = url
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class FetchError(SourceError):
+    """The source could not be fetched: connection, HTTP status, or a limit."""
+
+    def __init__(self, message: str, *, source_id: str = "", url: str = "",
+                 status: int | None = None, connection: bool = False,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message, source_id=source_id, url=url)
+        self.status = status  # HTTP status when the server answered
+        self.connection = connection  # True when no HTTP answer came at all
+        self.retry_after = retry_after  # seconds the server asked us to wait
+
+
+class ParseError(SourceError):
+    """The body is not a feed (an HTML page, bytes that are not XML, a broken document)."""
+
+
+class StoreError(AggregatorError):
+    """The database cannot be used as it is."""

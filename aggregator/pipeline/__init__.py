@@ -1,0 +1,153 @@
+"""The pipeline: the one place that knows the order of the stages.
+
+    due sources ─► fetch ─► parse ─► normalize ─► dedupe ─► tag ─► store ─► PollOutcome
+                   │ (concurrent: asyncio + httpx, bounded in all and per host)
+                   ├ 304, or a body identical to the last one: only the polling state moves
+                   └ any SourceError: an `error` outcome for that source; the pass goes on
+
+Fetching runs on the event loop; the CPU work (parse … tag) and the database writes of
+each source run one after the other in a worker thread, so fetches keep flowing meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from aggregator.config import Config, SourceConfig
+from aggregator.errors import FetchError, SourceError
+from aggregator.models import Entry, FetchResult, ParsedFeed, PollOutcome, SourceState
+from aggregator.pipeline.dedupe import assign_identities
+from aggregator.pipeline.fetch import Fetcher
+from aggregator.pipeline.normalize import normalize
+from aggregator.pipeline.parse import parse
+from aggregator.pipeline.schedule import next_check
+from aggregator.pipeline.tag import TopicMatcher, tag
+
+if TYPE_CHECKING:  # the store imports the dedupe decider from this package
+    from aggregator.store import Store
+
+log = logging.getLogger("aggregator.poll")
+Clock = Callable[[], datetime]
+
+
+def process(fetched: FetchResult, source: SourceConfig, matcher: TopicMatcher,
+            now: datetime) -> tuple[ParsedFeed, tuple[Entry, ...]]:
+    """The pure middle of the pipeline: bytes in, identified and tagged entries out."""
+    assert fetched.body is not None
+    feed = parse(fetched.body, url=fetched.final_url, content_type=fetched.content_type)
+    if not feed.entries:
+        raise SourceError("the feed has no entries")
+    entries = normalize(feed, source_id=source.id, source_language=source.language, now=now)
+    return feed, tag(assign_identities(entries), matcher)
+
+
+class Poller:
+    """Runs passes over the sources of one configuration against one store."""
+
+    def __init__(self, config: Config, store: Store, *, clock: Clock,
+                 fetcher_factory: Callable[[], Fetcher] | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.matcher = TopicMatcher(config.topics)
+        settings = config.settings
+        self._fetcher_factory = fetcher_factory or (lambda: Fetcher(
+            timeout=settings.timeout.total_seconds(), max_body=settings.max_body_bytes,
+            max_concurrency=settings.max_concurrency,
+            per_host=settings.per_host_concurrency))
+
+    def due(self, only: Sequence[str] = (), *, all_sources: bool = False) -> list[str]:
+        """Enabled sources (or just `only`) that are due now, or not retired with all_sources."""
+        ids = [s.id for s in self.config.sources if s.enabled and (not only or s.id in only)]
+        return self.store.due_source_ids(ids, self.clock(), include_not_due=all_sources)
+
+    def run(self, source_ids: Sequence[str],
+            on_outcome: Callable[[PollOutcome], None] | None = None) -> list[PollOutcome]:
+        """One pass over the given sources; returns one outcome per source."""
+        return asyncio.run(self.run_async(source_ids, on_outcome))
+
+    async def run_async(self, source_ids: Sequence[str],
+                        on_outcome: Callable[[PollOutcome], None] | None = None,
+                        ) -> list[PollOutcome]:
+        states = self.store.source_states(source_ids)
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="store") as worker:
+            async with self._fetcher_factory() as fetcher:
+
+                async def one(source_id: str) -> PollOutcome:
+                    state = states[source_id]
+                    started = time.monotonic()
+                    try:
+                        fetched: FetchResult | FetchError = await fetcher.fetch(state)
+                    except FetchError as exc:
+                        fetched = exc
+                    outcome = await loop.run_in_executor(worker, self._finish, state, fetched,
+                                                         started)
+                    if on_outcome:
+                        on_outcome(outcome)
+                    return outcome
+
+                return list(await asyncio.gather(*(one(i) for i in source_ids if i in states)))
+
+    def _finish(self, state: SourceState, fetched: FetchResult | FetchError,
+                started: float) -> PollOutcome:
+        """Process and store one source's fetch; never raises."""
+        source = self.config.source(state.source_id)
+        now = self.clock()
+        try:
+            if isinstance(fetched, FetchError):
+                raise fetched
+            return self._store(state, source, fetched, now, started)
+        except SourceError as exc:
+            return self._fail(state, source, exc, now, started)
+        except Exception as exc:  # a bug must not stop the pass: record it on the source
+            log.exception("internal error while processing %s", state.source_id)
+            return self._fail(state, source, SourceError(f"internal error: {exc!r}"), now,
+                              started)
+
+    def _store(self, state: SourceState, source: SourceConfig, fetched: FetchResult,
+               now: datetime, started: float) -> PollOutcome:
+        settings = self.config.settings
+        interval = source.interval or settings.default_interval
+        due = next_check(now, interval=interval, min_interval=settings.min_interval,
+                         max_interval=settings.max_interval)
+        if fetched.not_modified or (fetched.body_hash and fetched.body_hash == state.body_hash):
+            outcome = self.store.save_unchanged(state.source_id, fetched=fetched, now=now,
+                                                next_check_at=due,
+                                                duration=time.monotonic() - started)
+            return PollOutcome(state.source_id, outcome, status=fetched.status,  # type: ignore[arg-type]
+                               duration=time.monotonic() - started)
+        feed, entries = process(fetched, source, self.matcher, now)
+        due = next_check(now, interval=interval, min_interval=settings.min_interval,
+                         max_interval=settings.max_interval, ttl_minutes=feed.ttl_minutes)
+        new, updated = self.store.save_feed(
+            state.source_id, fetched=fetched, feed=feed, entries=entries, now=now,
+            next_check_at=due, story_window=settings.story_window,
+            duration=time.monotonic() - started)
+        kind = "new" if new else "updated" if updated else "unchanged"
+        return PollOutcome(state.source_id, kind, new=new, updated=updated, seen=len(entries),
+                           status=fetched.status, duration=time.monotonic() - started)
+
+    def _fail(self, state: SourceState, source: SourceConfig, exc: SourceError, now: datetime,
+              started: float) -> PollOutcome:
+        settings = self.config.settings
+        status = getattr(exc, "status", None)
+        retry_after = getattr(exc, "retry_after", None)
+        due = next_check(now, interval=source.interval or settings.default_interval,
+                         min_interval=settings.min_interval, max_interval=settings.max_interval,
+                         consecutive_errors=state.consecutive_errors + 1,
+                         retry_after=retry_after)
+        message = str(exc)
+        self.store.save_error(state.source_id, error=message, status=status, now=now,
+                              next_check_at=due, retire=status == 410,
+                              duration=time.monotonic() - started)
+        log.warning("%s: error: %s", state.source_id, message)
+        return PollOutcome(state.source_id, "error", error=message, status=status,
+                           duration=time.monotonic() - started,
+                           connection_error=bool(getattr(exc, "connection", False)))

@@ -1,0 +1,130 @@
+"""The parse stage: bytes -> ParsedFeed. feedparser is used only here, and never fetches.
+
+feedparser's own sanitizing and relative-URI resolution are turned off: the normalize
+stage does both once, faster and stricter (see DESIGN.md, "Library pitfalls").
+"""
+
+from __future__ import annotations
+
+import calendar
+import io
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from aggregator.errors import ParseError
+from aggregator.models import ParsedEntry, ParsedFeed
+
+# feedparser reads these bozo exceptions as harmless: the document was still read fully.
+_HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+
+
+def parse(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
+    """Parse one feed document; raise ParseError when it is not a feed."""
+    # No Content-Location: feedparser would resolve guids against the fetch URL, and an
+    # item's identity must not change when the feed moves. Links are resolved in normalize.
+    headers = {}
+    if content_type:
+        headers["content-type"] = content_type
+    # A BytesIO, never bytes or str: feedparser treats a str as a URL to fetch and tries
+    # bytes as a local file name before parsing them.
+    result = feedparser.parse(io.BytesIO(body), response_headers=headers,
+                              sanitize_html=False, resolve_relative_uris=False)
+    _check(result, body)
+    feed = result.feed
+    entries = tuple(_entry(e) for e in result.entries)
+    if result.get("bozo") and not isinstance(result.get("bozo_exception"), _HARMLESS):
+        # feedparser's loose parser salvages broken documents; keep only entries it
+        # really read, and call the document broken when none is left.
+        entries = tuple(e for e in entries if e.title or e.link or e.guid)
+        if not entries:
+            raise ParseError(f"malformed feed ({_reason(result.get('bozo_exception'))})")
+    return ParsedFeed(
+        title=_text(feed.get("title")),
+        link=feed.get("link") or None,
+        language=_language(feed.get("language") or _detail_lang(feed, "title_detail")),
+        base_url=url,
+        entries=entries,
+        ttl_minutes=_int(feed.get("ttl")),
+        format=result.get("version") or "",
+    )
+
+
+def _check(result: Any, body: bytes) -> None:
+    if not body.strip():
+        raise ParseError("empty response body")
+    version = result.get("version") or ""
+    exc = result.get("bozo_exception")
+    if not version:
+        if exc is not None and not isinstance(exc, _HARMLESS):
+            raise ParseError(f"not a feed: malformed XML ({_reason(exc)})")
+        raise ParseError("not a feed: the document is not RSS or Atom")
+
+
+def _reason(exc: BaseException | None) -> str:
+    text = str(exc or "unknown error")
+    line = getattr(exc, "getLineNumber", None)
+    return f"line {line()}: {text}" if callable(line) else text
+
+
+def _entry(e: Any) -> ParsedEntry:
+    content = e.get("content") or []
+    return ParsedEntry(
+        guid=(e.get("id") or "").strip() or None,
+        link=(e.get("link") or "").strip() or None,
+        title=e.get("title") or "",
+        summary_html=e.get("summary") or "",
+        content_html="".join(c.get("value") or "" for c in content[:1]),
+        author=(e.get("author") or "").strip() or None,
+        language=_language(_detail_lang(e, "title_detail") or _detail_lang(e, "summary_detail")
+                           or e.get("language")),
+        published=_date(e.get("published_parsed")),
+        # dict.get: feedparser's own .get maps a missing updated to published, with a warning
+        updated=_date(dict.get(e, "updated_parsed")),
+        image=_image(e),
+    )
+
+
+def _detail_lang(obj: Any, key: str) -> str | None:
+    detail = obj.get(key)
+    return detail.get("language") if detail else None
+
+
+def _language(value: str | None) -> str | None:
+    """Primary language subtag, lower-cased: 'en-US' -> 'en'."""
+    if not value:
+        return None
+    primary = value.strip().replace("_", "-").split("-")[0].lower()
+    return primary if primary.isalpha() and 2 <= len(primary) <= 3 else None
+
+
+def _date(parsed: time.struct_time | None) -> datetime | None:
+    if not parsed:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _image(e: Any) -> str | None:
+    for enclosure in e.get("enclosures") or []:
+        if (enclosure.get("type") or "").startswith("image/") and enclosure.get("href"):
+            return str(enclosure["href"])
+    for media in (e.get("media_thumbnail") or []) + (e.get("media_content") or []):
+        if media.get("url"):
+            return str(media["url"])
+    return None
+
+
+def _text(value: str | None) -> str | None:
+    return value.strip() or None if value else None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None

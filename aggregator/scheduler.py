@@ -1,0 +1,98 @@
+"""`aggregator run`: APScheduler (used only here) drives one recurring tick that polls
+whatever is due, then republishes. The tick is coalesced and never overlaps itself.
+
+Each tick first re-reads feeds.yaml when it changed on disk: a valid edit takes effect
+at once, an invalid one is logged with its line number and the previous config stays.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from aggregator.config import Config, load_config
+from aggregator.errors import ConfigError
+from aggregator.pipeline import Poller
+from aggregator.publish import publish_all
+from aggregator.store import Store
+
+log = logging.getLogger("aggregator.run")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Runner:
+    """Holds the live configuration and performs ticks; owned by `run`."""
+
+    def __init__(self, config: Config, store: Store, *, clock: Callable[[], datetime] = utcnow,
+                 config_file: Path | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self._file = config_file or config.path
+        self._stamp = _stamp(self._file)
+        self._lock = threading.Lock()
+        store.sync_sources(config.sources)
+
+    def current(self) -> Config:
+        return self.config
+
+    def reload_if_changed(self) -> bool:
+        """Adopt an edited feeds.yaml when it is valid; return True when it was adopted."""
+        stamp = _stamp(self._file)
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        try:
+            config = load_config(self._file)
+        except ConfigError as exc:
+            log.error("configuration not reloaded, keeping the previous one: %s", exc)
+            return False
+        self.store.sync_sources(config.sources)
+        self.config = config
+        log.info("configuration reloaded: %d sources, %d sections", len(config.sources),
+                 len(config.sections))
+        return True
+
+    def tick(self) -> None:
+        """Poll what is due and republish; exceptions are logged, never raised."""
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            reloaded = self.reload_if_changed()
+            poller = Poller(self.config, self.store, clock=self.clock)
+            due = poller.due()
+            outcomes = poller.run(due) if due else []
+            for outcome in outcomes:
+                log.info("%s", outcome.summary())
+            if reloaded or any(o.outcome in ("new", "updated") for o in outcomes):
+                publish_all(self.config, self.store)
+        except Exception:
+            log.exception("tick failed")
+        finally:
+            self._lock.release()
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
+def start(runner: Runner, *, tick_seconds: float = 60.0) -> BackgroundScheduler:
+    """Start the background scheduler: one tick now, then one every `tick_seconds`."""
+    scheduler = BackgroundScheduler(timezone=UTC)
+    scheduler.add_job(runner.tick, "interval", seconds=tick_seconds, id="tick",
+                      coalesce=True, max_instances=1, misfire_grace_time=None,
+                      next_run_time=datetime.now(UTC) + timedelta(seconds=0.1))
+    scheduler.start()
+    return scheduler

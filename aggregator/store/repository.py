@@ -1,0 +1,391 @@
+"""The repository: every read and write the rest of the program makes, in a few calls.
+
+Each source's poll result is written in one transaction, with batched lookups (`IN`) and
+Core bulk inserts: one ORM round trip per row is several times slower (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import create_engine, delete, event, func, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+from sqlmodel import SQLModel
+
+from aggregator.config import SectionConfig, SourceConfig
+from aggregator.errors import StoreError
+from aggregator.models import Entry, FetchResult, ParsedFeed, SourceState
+from aggregator.pipeline.dedupe import StoryCandidate, find_story, usable_link, usable_title_key
+from aggregator.store.tables import ItemRow, ItemTopicRow, PollRow, SourceRow, StoryRow
+
+CHUNK = 500  # keeps IN lists and multi-row inserts under every engine's parameter limit
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    """One outlet's item as the publisher shows it."""
+
+    source_id: str  # its source
+    title: str
+    link: str | None
+    summary_html: str
+    content_html: str
+    author: str | None
+    language: str | None
+    published: datetime
+    updated: datetime
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoryView:
+    """A story with the items a section shows of it, earliest first."""
+
+    uid: str  # permanent id, minted once
+    items: tuple[ItemView, ...]  # earliest first; items[0] represents the story
+
+    @property
+    def updated(self) -> datetime:
+        return max(i.updated for i in self.items)
+
+    @property
+    def published(self) -> datetime:
+        return self.items[0].published
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """A row of `aggregator status`."""
+
+    id: str
+    url: str
+    feed_title: str | None
+    last_poll_at: datetime | None
+    last_outcome: str | None
+    last_error: str | None
+    error_since: datetime | None
+    consecutive_errors: int
+    next_check_at: datetime | None
+    retired: bool
+    items: int
+
+
+class Store:
+    """Opens the database named by a SQLAlchemy URL and creates the tables if needed."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.engine = _engine(url, echo=echo)
+        try:
+            SQLModel.metadata.create_all(self.engine)
+        except Exception as exc:  # connection refused, bad URL, permissions…
+            raise StoreError(f"cannot open database {_safe(url)}: {exc}") from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- sources ---------------------------------------------------------------------------
+
+    def sync_sources(self, sources: Sequence[SourceConfig]) -> None:
+        """Add new sources; a changed URL forgets the old polling state (and un-retires)."""
+        with Session(self.engine) as s, s.begin():
+            rows = {r.id: r for r in s.execute(select(SourceRow)).scalars()}
+            for src in sources:
+                row = rows.get(src.id)
+                if row is None:
+                    s.add(SourceRow(id=src.id, url=src.url))
+                elif row.url != src.url:
+                    s.execute(update(SourceRow).where(SourceRow.id == src.id).values(
+                        url=src.url, fetch_url=None, etag=None, last_modified=None,
+                        body_hash=None, retired=False, next_check_at=None,
+                        consecutive_errors=0))
+
+    def source_states(self, ids: Iterable[str]) -> dict[str, SourceState]:
+        with Session(self.engine) as s:
+            rows = _in_chunks(s, select(SourceRow), SourceRow.id, list(ids))
+            return {r.id: SourceState(source_id=r.id, url=r.fetch_url or r.url, etag=r.etag,
+                                      last_modified=r.last_modified, body_hash=r.body_hash,
+                                      consecutive_errors=r.consecutive_errors)
+                    for r in rows}
+
+    def due_source_ids(self, ids: Sequence[str], now: datetime, *,
+                       include_not_due: bool = False) -> list[str]:
+        """Ids (in the given order) that are not retired and due at `now`."""
+        with Session(self.engine) as s:
+            rows = _in_chunks(s, select(SourceRow), SourceRow.id, list(ids))
+            ok = {r.id for r in rows if not r.retired and (
+                include_not_due or r.next_check_at is None or r.next_check_at <= now)}
+        return [i for i in ids if i in ok]
+
+    # -- poll results ------------------------------------------------------------------------
+
+    def save_feed(self, source_id: str, *, fetched: FetchResult, feed: ParsedFeed,
+                  entries: Sequence[Entry], now: datetime, next_check_at: datetime,
+                  story_window: timedelta, duration: float = 0.0) -> tuple[int, int]:
+        """Store one parsed fetch in one transaction; return (new, updated) counts."""
+        with Session(self.engine) as s, s.begin():
+            new, changed = _upsert_items(s, source_id, entries, now, story_window)
+            outcome = "new" if new else "updated" if changed else "unchanged"
+            s.execute(update(SourceRow).where(SourceRow.id == source_id).values(
+                feed_title=feed.title, feed_link=feed.link, feed_language=feed.language,
+                body_hash=fetched.body_hash, **_success(fetched, now, next_check_at, outcome)))
+            _log(s, source_id, now, duration, outcome, fetched.status, len(new), len(changed))
+        return len(new), len(changed)
+
+    def save_unchanged(self, source_id: str, *, fetched: FetchResult, now: datetime,
+                       next_check_at: datetime, duration: float = 0.0) -> str:
+        """A 304, or a body identical to the last one: only the polling state moves."""
+        outcome = "not_modified" if fetched.not_modified else "unchanged"
+        with Session(self.engine) as s, s.begin():
+            s.execute(update(SourceRow).where(SourceRow.id == source_id).values(
+                **_success(fetched, now, next_check_at, outcome)))
+            _log(s, source_id, now, duration, outcome, fetched.status, 0, 0)
+        return outcome
+
+    def save_error(self, source_id: str, *, error: str, status: int | None, now: datetime,
+                   next_check_at: datetime, count: bool = True, retire: bool = False,
+                   duration: float = 0.0) -> int:
+        """Record a failed poll; return the source's consecutive error count."""
+        with Session(self.engine) as s, s.begin():
+            row = s.get(SourceRow, source_id)
+            if row is None:
+                raise StoreError(f"unknown source {source_id!r}")
+            if count:
+                row.consecutive_errors += 1
+                row.error_since = row.error_since or now
+            row.last_poll_at, row.last_outcome, row.last_status = now, "error", status
+            row.last_error, row.next_check_at, row.retired = error, next_check_at, retire
+            _log(s, source_id, now, duration, "error", status, 0, 0, error)
+            return row.consecutive_errors
+
+    # -- reading for publishing and status ------------------------------------------------------
+
+    def section_stories(self, section: SectionConfig) -> list[StoryView]:
+        """The newest `max_items` stories of a section, by the first report of each."""
+        if not section.topics:
+            return []
+        with Session(self.engine) as s:
+            first = func.min(ItemRow.published).label("first")
+            query = (select(ItemRow.story_id, first)
+                     .join(ItemTopicRow, ItemTopicRow.item_id == ItemRow.id)
+                     .where(ItemTopicRow.topic.in_(section.topics))  # type: ignore[attr-defined]
+                     .where(*_section_filters(section))
+                     .group_by(ItemRow.story_id)
+                     .order_by(first.desc(), ItemRow.story_id.desc())  # type: ignore[union-attr]
+                     .limit(section.max_items))
+            order = [row.story_id for row in s.execute(query)]
+            return _story_views(s, order, section)
+
+    def source_status(self) -> list[SourceStatus]:
+        with Session(self.engine) as s:
+            counts = dict(s.execute(select(ItemRow.source_id, func.count())
+                                    .group_by(ItemRow.source_id)).all())
+            return [SourceStatus(
+                id=r.id, url=r.fetch_url or r.url, feed_title=r.feed_title,
+                last_poll_at=r.last_poll_at, last_outcome=r.last_outcome,
+                last_error=r.last_error, error_since=r.error_since,
+                consecutive_errors=r.consecutive_errors, next_check_at=r.next_check_at,
+                retired=r.retired, items=counts.get(r.id, 0))
+                for r in s.execute(select(SourceRow).order_by(SourceRow.id)).scalars()]
+
+    def feed_meta(self) -> dict[str, tuple[str | None, str | None]]:
+        """Each source's own feed title and home page link, as last fetched."""
+        with Session(self.engine) as s:
+            rows = s.execute(select(SourceRow.id, SourceRow.feed_title, SourceRow.feed_link))
+            return {i: (t, link) for i, t, link in rows}
+
+    def count(self, table: str) -> int:
+        """Row count of one table, for tests and status totals."""
+        model = {"items": ItemRow, "stories": StoryRow, "sources": SourceRow,
+                 "polls": PollRow, "item_topics": ItemTopicRow}[table]
+        with Session(self.engine) as s:
+            return int(s.execute(select(func.count()).select_from(model)).scalar_one())
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _engine(url: str, *, echo: bool) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, echo=echo, pool_pre_ping=True)
+    engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
+            cur.execute("PRAGMA journal_mode=WAL")  # readers never wait for the poller
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    return engine
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<invalid URL>"
+
+
+def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(values), CHUNK):
+        yield values[i:i + CHUNK]
+
+
+def _in_chunks(s: Session, query: Any, column: Any, values: Sequence[Any]) -> list[Any]:
+    out: list[Any] = []
+    for chunk in _chunks(values):
+        out.extend(s.execute(query.where(column.in_(chunk))).scalars())
+    return out
+
+
+def _success(fetched: FetchResult, now: datetime, next_check_at: datetime,
+             outcome: str) -> dict[str, Any]:
+    values: dict[str, Any] = dict(
+        last_poll_at=now, last_success_at=now, last_outcome=outcome, last_status=fetched.status,
+        last_error=None, error_since=None, consecutive_errors=0, next_check_at=next_check_at)
+    if not fetched.not_modified:  # a 304 may omit validators; keep the stored ones
+        values.update(etag=fetched.etag, last_modified=fetched.last_modified)
+    return values
+
+
+def _log(s: Session, source_id: str, now: datetime, duration: float, outcome: str,
+         status: int | None, new: int, updated: int, error: str | None = None) -> None:
+    s.execute(insert(PollRow).values(source_id=source_id, started_at=now, duration=duration,
+                                     outcome=outcome, status=status, new=new, updated=updated,
+                                     error=error))
+
+
+def _upsert_items(s: Session, source_id: str, entries: Sequence[Entry], now: datetime,
+                  window: timedelta) -> tuple[list[Entry], list[tuple[int, Entry]]]:
+    """Insert new entries, update changed ones in place; return (new, [(id, changed)])."""
+    existing: dict[str, Any] = {}
+    for chunk in _chunks([e.identity for e in entries]):
+        rows = s.execute(select(ItemRow.id, ItemRow.identity, ItemRow.content_hash,
+                                ItemRow.updated)
+                         .where(ItemRow.source_id == source_id,
+                                ItemRow.identity.in_(chunk)))  # type: ignore[attr-defined]
+        existing.update({r.identity: r for r in rows})
+    new = [e for e in entries if e.identity not in existing]
+    changed = [(existing[e.identity].id, e) for e in entries
+               if e.identity in existing and existing[e.identity].content_hash != e.content_hash]
+    for item_id, e in changed:
+        before = existing[e.identity].updated
+        s.execute(update(ItemRow).where(ItemRow.id == item_id).values(
+            **_content(e), updated=e.updated if e.updated > before else max(before, now)))
+    ids = _insert_new(s, source_id, new, now, window)
+    _write_topics(s, [(i, e.topics) for i, e in zip(ids, new, strict=True)]
+                  + [(i, e.topics) for i, e in changed], replace=[i for i, _ in changed])
+    return new, changed
+
+
+def _content(e: Entry) -> dict[str, Any]:
+    return dict(guid=e.guid, link=e.link, canonical_link=e.canonical_link, title=e.title,
+                title_key=e.title_key, summary_html=e.summary_html, content_html=e.content_html,
+                text=e.text, author=e.author, language=e.language, image=e.image,
+                content_hash=e.content_hash)
+
+
+def _insert_new(s: Session, source_id: str, new: Sequence[Entry], now: datetime,
+                window: timedelta) -> list[int]:
+    if not new:
+        return []
+    candidates = _story_candidates(s, source_id, new)
+    stories: list[int] = []
+    for e in new:
+        story = find_story(e, candidates, window)
+        if story is None:
+            story = s.execute(insert(StoryRow).values(uid=str(uuid.uuid4()), created_at=now)
+                              .returning(StoryRow.id)).scalar_one()
+        stories.append(story)
+    rows = [dict(_content(e), source_id=source_id, identity=e.identity, story_id=story,
+                 published=e.published, updated=e.updated, first_seen=now)
+            for e, story in zip(new, stories, strict=True)]
+    ids: list[int] = []
+    for chunk in _chunks(rows):
+        result = s.execute(insert(ItemRow).returning(ItemRow.id, sort_by_parameter_order=True),
+                           list(chunk))
+        ids.extend(result.scalars())
+    return ids
+
+
+def _story_candidates(s: Session, source_id: str, new: Sequence[Entry]) -> list[StoryCandidate]:
+    links = sorted({e.canonical_link for e in new if usable_link(e.canonical_link)})
+    keys = sorted({e.title_key for e in new if usable_title_key(e.title_key)})
+    out: dict[int, StoryCandidate] = {}
+    cols = (ItemRow.id, ItemRow.story_id, ItemRow.source_id, ItemRow.canonical_link,
+            ItemRow.title_key, ItemRow.published)
+    for column, values in ((ItemRow.canonical_link, links), (ItemRow.title_key, keys)):
+        for chunk in _chunks(values):
+            query = select(*cols).where(column.in_(chunk),  # type: ignore[union-attr]
+                                        ItemRow.source_id != source_id)
+            for r in s.execute(query):
+                out[r.id] = StoryCandidate(story_id=r.story_id, source_id=r.source_id,
+                                           canonical_link=r.canonical_link,
+                                           title_key=r.title_key, published=r.published)
+    return list(out.values())
+
+
+def _write_topics(s: Session, pairs: Sequence[tuple[int, tuple[str, ...]]],
+                  replace: Sequence[int]) -> None:
+    for chunk in _chunks(list(replace)):
+        s.execute(delete(ItemTopicRow).where(ItemTopicRow.item_id.in_(chunk)))  # type: ignore[attr-defined]
+    rows = [{"item_id": i, "topic": t} for i, topics in pairs for t in topics]
+    for chunk in _chunks(rows):
+        s.execute(insert(ItemTopicRow), list(chunk))
+
+
+def _section_filters(section: SectionConfig) -> list[Any]:
+    filters = []
+    if section.sources:
+        filters.append(ItemRow.source_id.in_(section.sources))  # type: ignore[attr-defined]
+    if section.languages:
+        filters.append(ItemRow.language.in_(section.languages))  # type: ignore[union-attr]
+    return filters
+
+
+def _story_views(s: Session, story_ids: Sequence[int],
+                 section: SectionConfig) -> list[StoryView]:
+    if not story_ids:
+        return []
+    items = s.execute(select(ItemRow, StoryRow.uid).join(StoryRow, StoryRow.id == ItemRow.story_id)
+                      .where(ItemRow.story_id.in_(story_ids),  # type: ignore[attr-defined]
+                             *_section_filters(section))
+                      .order_by(ItemRow.published, ItemRow.id)).all()
+    topics: defaultdict[int, list[str]] = defaultdict(list)
+    for chunk in _chunks([row.ItemRow.id for row in items]):
+        for item_id, topic in s.execute(
+                select(ItemTopicRow.item_id, ItemTopicRow.topic)
+                .where(ItemTopicRow.item_id.in_(chunk))  # type: ignore[attr-defined]
+                .order_by(ItemTopicRow.topic)):
+            topics[item_id].append(topic)
+    by_story: defaultdict[int, list[ItemView]] = defaultdict(list)
+    uids: dict[int, str] = {}
+    for row in items:
+        it = row.ItemRow
+        uids[it.story_id] = row.uid
+        by_story[it.story_id].append(ItemView(
+            source_id=it.source_id, title=it.title, link=it.canonical_link or it.link,
+            summary_html=it.summary_html,
+            content_html=it.content_html, author=it.author, language=it.language,
+            published=it.published, updated=it.updated, topics=tuple(topics[it.id])))
+    return [StoryView(uid=uids[sid], items=tuple(by_story[sid]))
+            for sid in story_ids if by_story.get(sid)]

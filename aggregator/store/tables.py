@@ -1,0 +1,127 @@
+"""The SQL tables (SQLModel). Only the store package imports this module.
+
+Dates are stored as UTC; SQLite hands them back naive, so UTCDateTime re-attaches UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, Index, Text, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Column, Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every engine."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(UTC)
+        # SQLite keeps no zone: store naive UTC there, aware elsewhere.
+        return value.replace(tzinfo=None) if getattr(dialect, "name", "") == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _dt(*, index: bool = False, nullable: bool = True) -> object:
+    return Field(default=None, sa_column=Column(UTCDateTime(), index=index, nullable=nullable))
+
+
+def _text(nullable: bool = True) -> object:
+    return Field(default=None, sa_column=Column(Text, nullable=nullable))
+
+
+class SourceRow(SQLModel, table=True):
+    """A source and its polling state."""
+
+    __tablename__ = "sources"
+    id: str = Field(primary_key=True, max_length=100)
+    url: str = Field(sa_column=Column(Text, nullable=False))  # as in feeds.yaml
+    fetch_url: str | None = _text()  # confirmed permanent redirect target, polled instead
+    feed_title: str | None = _text()  # the feed's own title
+    feed_link: str | None = _text()  # the feed's home page
+    feed_language: str | None = Field(default=None, max_length=20)
+    etag: str | None = _text()
+    last_modified: str | None = _text()
+    body_hash: str | None = Field(default=None, max_length=64)
+    last_poll_at: datetime | None = _dt()
+    last_success_at: datetime | None = _dt()
+    last_outcome: str | None = Field(default=None, max_length=20)
+    last_status: int | None = None
+    last_error: str | None = _text()
+    error_since: datetime | None = _dt()
+    consecutive_errors: int = 0
+    next_check_at: datetime | None = _dt(index=True)
+    retired: bool = False  # 410 Gone: not polled until the operator edits its entry
+
+
+class StoryRow(SQLModel, table=True):
+    """One story: the same event told by one or more outlets."""
+
+    __tablename__ = "stories"
+    id: int | None = Field(default=None, primary_key=True)
+    uid: str = Field(max_length=64, unique=True)  # minted once: the published entry id
+    created_at: datetime = _dt(nullable=False)  # type: ignore[assignment]
+
+
+class ItemRow(SQLModel, table=True):
+    """One item of one source, updated in place when its content changes."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        UniqueConstraint("source_id", "identity", name="uq_items_source_identity"),
+        Index("ix_items_title_key", "title_key"),
+        Index("ix_items_canonical_link", "canonical_link"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: str = Field(foreign_key="sources.id", max_length=100)
+    identity: str = Field(sa_column=Column(Text, nullable=False))
+    story_id: int = Field(foreign_key="stories.id", index=True)
+    guid: str | None = _text()
+    link: str | None = _text()
+    canonical_link: str | None = _text()
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    title_key: str = Field(sa_column=Column(Text, nullable=False))
+    summary_html: str = Field(sa_column=Column(Text, nullable=False))
+    content_html: str = Field(sa_column=Column(Text, nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    author: str | None = _text()
+    language: str | None = Field(default=None, max_length=20)
+    image: str | None = _text()
+    published: datetime = _dt(index=True, nullable=False)  # type: ignore[assignment]
+    updated: datetime = _dt(nullable=False)  # type: ignore[assignment]
+    first_seen: datetime = _dt(nullable=False)  # type: ignore[assignment]
+    content_hash: str = Field(max_length=64)
+
+
+class ItemTopicRow(SQLModel, table=True):
+    """Which topics an item has."""
+
+    __tablename__ = "item_topics"
+    item_id: int = Field(foreign_key="items.id", primary_key=True)
+    topic: str = Field(primary_key=True, max_length=100, index=True)
+
+
+class PollRow(SQLModel, table=True):
+    """The poll log: one row per source per pass."""
+
+    __tablename__ = "polls"
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: str = Field(max_length=100, index=True)
+    started_at: datetime = _dt(index=True, nullable=False)  # type: ignore[assignment]
+    duration: float = 0.0
+    outcome: str = Field(max_length=20)
+    status: int | None = None
+    new: int = 0
+    updated: int = 0
+    error: str | None = _text()

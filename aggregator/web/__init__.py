@@ -1,0 +1,1 @@
+"""The web edge: HTTP serving of the outputs and the index page."""

@@ -1,0 +1,52 @@
+"""Shared pytest fixtures."""
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from feedserver import FeedServer
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    """A real HTTP server on 127.0.0.1, closed after the test."""
+    server = FeedServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+POSTGRES_URL = os.environ.get("AGGREGATOR_TEST_POSTGRES",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, then the real PostgreSQL server (emptied first)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    if not _postgres_up():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not running at 127.0.0.1:5432 (CI needs it)")
+        pytest.skip("PostgreSQL is not running at 127.0.0.1:5432")
+    from sqlalchemy import create_engine
+    from sqlmodel import SQLModel
+
+    import aggregator.store.tables  # noqa: F401  (registers the tables)
+
+    engine = create_engine(POSTGRES_URL)
+    SQLModel.metadata.drop_all(engine)
+    engine.dispose()
+    yield POSTGRES_URL

@@ -1,0 +1,130 @@
+"""The fetch stage against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import socket
+import zlib
+
+import pytest
+from feedserver import FeedServer, Route
+
+from aggregator import USER_AGENT
+from aggregator.errors import FetchError
+from aggregator.models import FetchResult, SourceState
+from aggregator.pipeline.fetch import Fetcher
+
+FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
+
+
+def fetch(state: SourceState, **kw: object) -> FetchResult:
+    async def go() -> FetchResult:
+        async with Fetcher(**kw) as fetcher:  # type: ignore[arg-type]
+            return await fetcher.fetch(state)
+
+    return asyncio.run(go())
+
+
+def test_plain_get_sends_polite_headers(feed_server: FeedServer) -> None:
+    feed_server.route("/f", FEED, etag='"v1"', last_modified="Tue, 24 Nov 2026 10:00:00 GMT")
+    result = fetch(SourceState("s", feed_server.url("/f")))
+    assert result.status == 200 and result.body == FEED
+    assert result.etag == '"v1"' and result.last_modified == "Tue, 24 Nov 2026 10:00:00 GMT"
+    headers = feed_server.requests("/f")[0]
+    assert headers["User-Agent"] == USER_AGENT and "aggregator/" in USER_AGENT
+    assert "application/atom+xml" in headers["Accept"]
+    assert "gzip" in headers["Accept-Encoding"] and "deflate" in headers["Accept-Encoding"]
+    assert "If-None-Match" not in headers
+
+
+def test_conditional_get_gives_304(feed_server: FeedServer) -> None:
+    feed_server.route("/f", FEED, etag='"v1"', last_modified="Tue, 24 Nov 2026 10:00:00 GMT")
+    state = SourceState("s", feed_server.url("/f"), etag='"v1"',
+                        last_modified="Tue, 24 Nov 2026 10:00:00 GMT")
+    result = fetch(state)
+    assert result.not_modified and result.body is None
+    sent = feed_server.requests("/f")[0]
+    assert sent["If-None-Match"] == '"v1"'
+    assert sent["If-Modified-Since"] == "Tue, 24 Nov 2026 10:00:00 GMT"
+
+
+def test_gzip_body_is_decoded(feed_server: FeedServer) -> None:
+    feed_server.route("/f", FEED, gzip=True)
+    assert fetch(SourceState("s", feed_server.url("/f"))).body == FEED
+
+
+def test_raw_deflate_body_is_decoded(feed_server: FeedServer) -> None:
+    raw = zlib.compressobj(wbits=-15)
+    body = raw.compress(FEED) + raw.flush()
+    feed_server.route("/f", Route(body=body, headers={"Content-Encoding": "deflate"}, raw=True))
+    assert fetch(SourceState("s", feed_server.url("/f"))).body == FEED
+
+
+def test_oversized_body_is_refused(feed_server: FeedServer) -> None:
+    feed_server.route("/f", b"x" * 5000)
+    with pytest.raises(FetchError, match="larger than 4096"):
+        fetch(SourceState("s", feed_server.url("/f")), max_body=4096)
+
+
+def test_compressed_bomb_is_stopped(feed_server: FeedServer) -> None:
+    bomb = gzip.compress(b"\0" * (64 * 1024 * 1024), mtime=0)  # 64 MiB inflated, ~64 KiB sent
+    assert len(bomb) < 100_000
+    feed_server.route("/f", Route(body=bomb, headers={"Content-Encoding": "gzip"}, raw=True))
+    with pytest.raises(FetchError, match="after decompression") as info:
+        fetch(SourceState("s", feed_server.url("/f")), max_body=1024 * 1024)
+    assert info.value.source_id == "s"
+
+
+@pytest.mark.parametrize("status", [500, 404, 403])
+def test_http_error_status(feed_server: FeedServer, status: int) -> None:
+    feed_server.route("/f", Route(status=status, body=b"oops"))
+    with pytest.raises(FetchError, match=f"HTTP {status}") as info:
+        fetch(SourceState("s", feed_server.url("/f")))
+    assert info.value.status == status and not info.value.connection
+
+
+def test_retry_after_is_read(feed_server: FeedServer) -> None:
+    feed_server.route("/f", Route(status=503, headers={"Retry-After": "120"}))
+    with pytest.raises(FetchError) as info:
+        fetch(SourceState("s", feed_server.url("/f")))
+    assert info.value.retry_after == 120
+
+
+def test_connection_refused() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(FetchError, match="cannot connect") as info:
+        fetch(SourceState("s", f"http://127.0.0.1:{port}/feed"))
+    assert info.value.connection
+
+
+def test_slow_response_times_out(feed_server: FeedServer) -> None:
+    feed_server.route("/f", Route(body=FEED, delay=2.0))
+    with pytest.raises(FetchError, match="timed out"):
+        fetch(SourceState("s", feed_server.url("/f")), timeout=0.3)
+
+
+def test_permanent_redirect_is_reported(feed_server: FeedServer) -> None:
+    feed_server.route("/old", Route(status=301, headers={"Location": "/mid"}))
+    feed_server.route("/mid", Route(status=308, headers={"Location": feed_server.url("/new")}))
+    feed_server.route("/new", FEED)
+    result = fetch(SourceState("s", feed_server.url("/old")))
+    assert result.body == FEED and result.final_url == feed_server.url("/new")
+    assert result.permanent_redirect == feed_server.url("/new")
+
+
+def test_temporary_redirect_changes_nothing(feed_server: FeedServer) -> None:
+    feed_server.route("/old", Route(status=301, headers={"Location": "/tmp"}))
+    feed_server.route("/tmp", Route(status=302, headers={"Location": "/new"}))
+    feed_server.route("/new", FEED)
+    result = fetch(SourceState("s", feed_server.url("/old")))
+    assert result.body == FEED and result.permanent_redirect is None
+
+
+def test_redirect_loop_is_an_error(feed_server: FeedServer) -> None:
+    feed_server.route("/a", Route(status=302, headers={"Location": "/b"}))
+    feed_server.route("/b", Route(status=302, headers={"Location": "/a"}))
+    with pytest.raises(FetchError, match="redirects"):
+        fetch(SourceState("s", feed_server.url("/a")))

@@ -1,0 +1,199 @@
+"""Pure stage tests with inline feed snippets: parse, normalize, dedupe."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from aggregator.errors import ParseError
+from aggregator.models import Entry
+from aggregator.pipeline.dedupe import StoryCandidate, assign_identities, find_story
+from aggregator.pipeline.normalize import canonical_url, normalize
+from aggregator.pipeline.parse import parse
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+BASE = "https://outlet.example/feeds/world.xml"
+
+
+def rss(items: str, extra: str = "") -> bytes:
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>Outlet</title><link>https://outlet.example/</link>{extra}"
+            f"{items}</channel></rss>").encode()
+
+
+def entries(body: bytes, language: str | None = None) -> tuple[Entry, ...]:
+    return normalize(parse(body, url=BASE), source_id="src", source_language=language, now=NOW)
+
+
+# -- parse ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (b"<!doctype html><html><head><title>Home</title></head><body><p>hi</p></body></html>",
+     "not a feed"),
+    (b'<?xml version="1.0"?><rss version="2.0"><channel><item><title>a</title', "malformed"),
+    (b"\x00\x01garbage bytes", "not a feed"),
+    (b"   ", "empty"),
+])
+def test_not_a_feed_is_a_parse_error(body: bytes, message: str) -> None:
+    with pytest.raises(ParseError, match=message):
+        parse(body, url=BASE)
+
+
+def test_parser_never_opens_local_files(tmp_path: object) -> None:
+    # feedparser tries a bytes argument as a file name; a body naming a file must not read it.
+    with pytest.raises(ParseError):
+        parse(b"/etc/hostname", url=BASE)
+
+
+def test_entity_expansion_is_not_performed() -> None:
+    lol = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
+    body = (f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY l0 "lol">{lol}]>'
+            '<rss version="2.0"><channel><title>t</title><item><title>&l9;</title>'
+            "<link>https://outlet.example/a</link></item></channel></rss>").encode()
+    try:
+        feed = parse(body, url=BASE)
+    except ParseError:
+        return  # refusing the document is fine too
+    assert all(len(e.title) < 10_000 for e in feed.entries)
+
+
+def test_rss_ttl_and_language() -> None:
+    feed = parse(rss("<item><title>a</title><link>/a</link></item>",
+                     "<language>ar-EG</language><ttl>90</ttl>"), url=BASE)
+    assert feed.language == "ar" and feed.ttl_minutes == 90 and feed.format == "rss20"
+
+
+# -- normalize ---------------------------------------------------------------------------------
+
+
+def test_relative_links_are_made_absolute() -> None:
+    [e] = entries(rss('<item><title>a</title><link>/news/1.html</link>'
+                      '<description>&lt;a href="../x.html"&gt;x&lt;/a&gt; '
+                      '&lt;img src="i.png"&gt;</description></item>'))
+    assert e.link == "https://outlet.example/news/1.html"
+    assert 'href="https://outlet.example/x.html"' in e.summary_html
+    assert 'src="https://outlet.example/news/i.png"' in e.summary_html
+
+
+def test_html_is_sanitized() -> None:
+    desc = ('&lt;p onclick="steal()"&gt;ok&lt;/p&gt;&lt;script&gt;alert(1)&lt;/script&gt;'
+            '&lt;style&gt;p{}&lt;/style&gt;&lt;iframe src="https://evil.example/"&gt;&lt;/iframe&gt;'
+            '&lt;a href="javascript:alert(2)"&gt;j&lt;/a&gt;')
+    [e] = entries(rss(f"<item><title>a</title><link>/a</link><description>{desc}"
+                      "</description></item>"))
+    html = e.summary_html.lower()
+    for bad in ("script", "onclick", "iframe", "javascript:", "<style", "alert"):
+        assert bad not in html
+    assert "ok" in e.text and "alert" not in e.text
+
+
+def test_tracking_parameters_and_fragment_are_removed() -> None:
+    assert canonical_url("HTTPS://Outlet.Example:443/a/b?id=7&utm_source=rss&fbclid=x#top") \
+        == "https://outlet.example/a/b?id=7"
+    assert canonical_url("http://outlet.example:8080?gclid=1") == "http://outlet.example:8080/"
+
+
+def test_dates_fall_back_and_future_is_clamped() -> None:
+    body = rss("<item><title>future</title><link>/1</link>"
+               "<pubDate>Tue, 01 Dec 2026 10:00:00 GMT</pubDate></item>"
+               "<item><title>undated</title><link>/2</link></item>"
+               "<item><title>zoned</title><link>/3</link>"
+               "<pubDate>Thu, 26 Nov 2026 10:00:00 +0300</pubDate></item>")
+    future, undated, zoned = entries(body)
+    assert future.published == NOW
+    assert undated.published == NOW and undated.updated == NOW
+    assert zoned.published == datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
+
+
+def test_language_item_then_feed_then_source() -> None:
+    atom = (b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en">'
+            b"<title>t</title><id>urn:x</id><updated>2026-11-26T10:00:00Z</updated>"
+            b'<entry xml:lang="fr"><title>Un</title><id>urn:1</id>'
+            b'<link href="https://o.example/1"/><updated>2026-11-26T10:00:00Z</updated></entry>'
+            b'<entry><title>Two</title><id>urn:2</id><link href="https://o.example/2"/>'
+            b"<updated>2026-11-26T10:00:00Z</updated></entry></feed>")
+    fr, en = entries(atom, language="ar")
+    assert (fr.language, en.language) == ("fr", "en")
+    [plain] = entries(rss("<item><title>a</title><link>/a</link></item>"), language="ar")
+    assert plain.language == "ar"
+
+
+def test_content_hash_moves_only_with_visible_content() -> None:
+    item = "<item><guid>g1</guid><title>{}</title><link>/a</link></item>"
+    a1, = entries(rss(item.format("Same")))
+    a2, = entries(rss(item.format("Same")))
+    b, = entries(rss(item.format("Changed")))
+    assert a1.content_hash == a2.content_hash != b.content_hash
+
+
+# -- dedupe --------------------------------------------------------------------------------------
+
+
+def test_identity_prefers_guid() -> None:
+    [e] = assign_identities(entries(rss("<item><guid>abc</guid><title>a</title>"
+                                        "<link>/a?utm_source=x</link></item>")))
+    assert e.identity == "guid:abc"
+
+
+def test_repeated_guids_fall_back_to_guid_and_link() -> None:
+    items = "".join(f"<item><guid>same</guid><title>t{i}</title><link>/a{i}</link></item>"
+                    for i in range(3))
+    got = assign_identities(entries(rss(items)))
+    assert len({e.identity for e in got}) == 3
+    assert all(e.identity.startswith("guid+link:same ") for e in got)
+
+
+def test_missing_guid_uses_canonical_link_then_hash() -> None:
+    got = assign_identities(entries(rss(
+        "<item><title>a</title><link>/a?utm_medium=rss#x</link></item>"
+        "<item><title>no link</title><description>body</description></item>")))
+    assert got[0].identity == "link:https://outlet.example/a"
+    assert got[1].identity.startswith("hash:")
+
+
+def test_exact_duplicates_in_one_fetch_are_kept_once() -> None:
+    item = "<item><guid>g</guid><title>t</title><link>/a</link></item>"
+    assert len(assign_identities(entries(rss(item * 2)))) == 1
+
+
+def _entry(source: str, title_key: str, link: str | None, hours: float = 0) -> Entry:
+    [e] = entries(rss("<item><title>x</title></item>"))
+    from dataclasses import replace
+    return replace(e, source_id=source, title_key=title_key, canonical_link=link,
+                   published=NOW + timedelta(hours=hours))
+
+
+def _candidate(story: int, source: str, title_key: str, link: str | None,
+               hours: float = 0) -> StoryCandidate:
+    return StoryCandidate(story, source, link, title_key, NOW + timedelta(hours=hours))
+
+
+def test_story_by_title_key_within_window_from_another_source() -> None:
+    key = "زيلينسكي يزور واشنطن لبحث المساعدات"
+    window = timedelta(hours=48)
+    assert find_story(_entry("b", key, None), [_candidate(7, "a", key, None, -3)], window) == 7
+    assert find_story(_entry("b", key, None), [_candidate(7, "a", key, None, -50)], window) is None
+    assert find_story(_entry("a", key, None), [_candidate(7, "a", key, None, -3)], window) is None
+
+
+def test_story_by_canonical_link_but_not_home_page() -> None:
+    window = timedelta(hours=48)
+    link = "https://wire.example/2026/11/story"
+    assert find_story(_entry("b", "x", link), [_candidate(3, "a", "y", link, -100)], window) == 3
+    home = "https://wire.example/"
+    assert find_story(_entry("b", "x", home), [_candidate(3, "a", "y", home)], window) is None
+
+
+def test_short_generic_titles_do_not_join() -> None:
+    window = timedelta(hours=48)
+    assert find_story(_entry("b", "عاجل", None), [_candidate(1, "a", "عاجل", None)], window) is None
+
+
+def test_oldest_story_wins_when_several_match() -> None:
+    key = "the same headline about the summit"
+    got = find_story(_entry("c", key, None),
+                     [_candidate(9, "a", key, None), _candidate(4, "b", key, None)],
+                     timedelta(hours=48))
+    assert got == 4
