@@ -78,6 +78,7 @@ def read(config: Path, section: str) -> feedparser.FeedParserDict:
     data = (config.parent / "public" / f"{section}.atom").read_bytes()
     parsed = feedparser.parse(data)
     assert not parsed.bozo, parsed.get("bozo_exception")
+    assert b"ns0:" not in data  # every element in the Atom default namespace
     return parsed
 
 
@@ -110,6 +111,7 @@ def test_poll_publishes_expected_stories(site: Path, capsys: pytest.CaptureFixtu
     assert story.get("language") == "ar" or story.title_detail.language == "ar"
     assert story.id.startswith("urn:uuid:")
     assert {t.term for t in story.tags} == {"ukraine"}
+    assert story.content[0].value.startswith('<div dir="rtl" lang="ar">')
     # newest first
     dates = [e.published_parsed for e in ukraine.entries]
     assert dates == sorted(dates, reverse=True)

@@ -147,7 +147,7 @@ class Poller:
         self.store.save_error(state.source_id, error=message, status=status, now=now,
                               next_check_at=due, retire=status == 410,
                               duration=time.monotonic() - started)
-        log.warning("%s: error: %s", state.source_id, message)
+        log.debug("%s: error: %s", state.source_id, message)
         return PollOutcome(state.source_id, "error", error=message, status=status,
                            duration=time.monotonic() - started,
                            connection_error=bool(getattr(exc, "connection", False)))

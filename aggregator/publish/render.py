@@ -23,7 +23,10 @@ from aggregator import HOME_PAGE, __version__
 from aggregator.config import SectionConfig
 from aggregator.store import ItemView, StoryView
 
-ATOM = "{http://www.w3.org/2005/Atom}"
+# feedgen builds un-namespaced elements under a literal xmlns attribute on <feed>, so the
+# extension does the same: a Clark-notation name would serialize with an "ns0:" prefix.
+ATOM = ""
+RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "ckb", "yi", "dv", "sd", "ug"})
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 ATOM_TYPE = "application/atom+xml"
 
@@ -84,7 +87,8 @@ def _entry(fe: Any, story: StoryView, ctx: RenderContext) -> None:
     fe.published(first.published)
     if first.author:
         fe.author({"name": first.author})
-    body = (first.content_html or first.summary_html) + _also_reported(story, ctx)
+    body = _directed(first.content_html or first.summary_html, first.language) \
+        + _also_reported(story, ctx)
     if body:
         fe.content(body, type="html")
     if first.content_html and first.summary_html:
@@ -106,6 +110,15 @@ def _link(item: ItemView, ctx: RenderContext, rel: str) -> dict[str, str]:
     if item.language:
         attrs["hreflang"] = item.language
     return attrs
+
+
+def _directed(fragment: str, language: str | None) -> str:
+    """Wrap content so readers lay out right-to-left text right to left."""
+    if not fragment:
+        return ""
+    if language in RTL_LANGUAGES:
+        return f'<div dir="rtl" lang="{language}">{fragment}</div>'
+    return f'<div dir="auto">{fragment}</div>'
 
 
 def _also_reported(story: StoryView, ctx: RenderContext) -> str:

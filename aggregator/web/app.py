@@ -6,15 +6,19 @@ the file system (no traversal). Conditional requests, HEAD and gzip are handled 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import html
+import signal
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
+
+import uvicorn
 
 from aggregator.config import Config
 
@@ -166,12 +170,29 @@ def index_page(config: Config) -> str:
             f"<ul>{''.join(rows)}</ul></body></html>\n")
 
 
-def serve(config: Callable[[], Config], host: str, port: int) -> None:
-    """Serve until SIGINT/SIGTERM (uvicorn installs the handlers)."""
-    import uvicorn
+class _Server(uvicorn.Server):
+    """uvicorn re-raises the signal it caught once it has shut down, which would end the
+    process with -15 instead of a clean exit; `serve` installs its own handlers instead."""
 
-    uvicorn.run(OutputApp(config), host=host, port=port, log_level="warning",
-                server_header=False, date_header=True, access_log=False)
+    def capture_signals(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+
+def serve(config: Callable[[], Config], host: str, port: int) -> None:
+    """Serve until SIGINT/SIGTERM, then return normally (exit status 0)."""
+    server = _Server(uvicorn.Config(OutputApp(config), host=host, port=port,
+                                    log_level="warning", server_header=False,
+                                    access_log=False, lifespan="on"))
+
+    def stop(*_: object) -> None:
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 __all__ = ["OutputApp", "index_page", "serve"]
