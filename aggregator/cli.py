@@ -8,11 +8,15 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from aggregator import __version__
 from aggregator.config import Config, config_path, load_config
 from aggregator.errors import ConfigError, StoreError
 from aggregator.models import PollOutcome
+
+if TYPE_CHECKING:
+    from aggregator.store import SourceStatus
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
 
@@ -84,14 +88,17 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_poll(config: Config, args: argparse.Namespace) -> int:
     from aggregator.pipeline import Poller
-    from aggregator.publish import publish_all
+    from aggregator.publish import publish_and_prune
     from aggregator.scheduler import utcnow
     from aggregator.store import Store
 
     unknown = [i for i in args.source if i not in {s.id for s in config.sources}]
     if unknown:
         raise ConfigError(f"unknown source id(s): {', '.join(unknown)}", file=str(config.path))
-    with Store(config.settings.database) as store:
+    with Store(config.settings.database) as store, store.poll_lock() as locked:
+        if not locked:
+            print("another poll is running; nothing to do")
+            return EXIT_OK
         store.sync_sources(config.sources)
         poller = Poller(config, store, clock=utcnow)
         ids = poller.due(args.source, all_sources=args.all or bool(args.source))
@@ -101,8 +108,11 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
             progress.done()
         for outcome in sorted(outcomes, key=lambda o: o.source_id):
             print(outcome.summary())
+        if any(not o.counted for o in outcomes):
+            print("every source failed to connect: our network looks down, so these errors "
+                  "were not counted against the sources")
         print(_total(outcomes))
-        publish_all(config, store)
+        publish_and_prune(config, store, utcnow())
     return EXIT_OK
 
 
@@ -180,26 +190,49 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
 
     with Store(config.settings.database) as store:
         store.sync_sources(config.sources)
-        rows = store.source_status()
-    configured = {s.id: s for s in config.sources}
-    header = ("SOURCE", "LAST POLL", "OUTCOME", "ERRORS", "ITEMS", "NEXT CHECK", "LAST ERROR")
+        rows = [r for r in store.source_status() if r.id in {s.id for s in config.sources}]
+    enabled = {s.id: s.enabled for s in config.sources}
+    header = ("SOURCE", "STATE", "LAST POLL", "OUTCOME", "ERRORS", "ITEMS", "NEXT CHECK",
+              "NOTES")
     table = [header]
     for r in rows:
-        if r.id not in configured:
-            continue
-        outcome = "retired (410 Gone)" if r.retired else (r.last_outcome or "never polled")
-        if not configured[r.id].enabled:
-            outcome = "disabled"
-        error = f"{r.last_error} (since {_when(r.error_since)})" if r.last_error else ""
-        table.append((r.id, _when(r.last_poll_at), outcome, str(r.consecutive_errors),
-                      str(r.items), _when(r.next_check_at), error))
+        state = _state(r, enabled[r.id])
+        table.append((r.id, state, _when(r.last_poll_at), r.last_outcome or "-",
+                      str(r.consecutive_errors), str(r.items),
+                      "-" if state in ("retired", "disabled") else _when(r.next_check_at),
+                      "; ".join(_notes(r))))
     widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
     for row in table:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1])
-    failing = sum(1 for r in rows if r.last_outcome == "error")
-    print(f"{len(table) - 1} sources, {failing} failing, "
-          f"{sum(r.items for r in rows)} items stored")
+    states = Counter(row[1] for row in table[1:])
+    print(f"{len(rows)} sources: " + ", ".join(f"{states[k]} {k}" for k in
+                                               ("healthy", "failing", "retired", "disabled",
+                                                "new")) +
+          f"; {sum(r.items for r in rows)} items stored")
     return EXIT_OK
+
+
+def _state(r: SourceStatus, enabled: bool) -> str:
+    if not enabled:
+        return "disabled"
+    if r.retired:
+        return "retired"
+    if r.last_outcome is None:
+        return "new"
+    return "failing" if r.last_outcome == "error" else "healthy"
+
+
+def _notes(r: SourceStatus) -> list[str]:
+    notes = []
+    if r.retired:
+        notes.append("410 Gone: not polled until its entry in feeds.yaml is changed")
+    if r.last_error:
+        notes.append(f"{r.last_error} (failing since {_when(r.error_since)})")
+    if r.moved_to:
+        notes.append(f"moved permanently to {r.moved_to}: update its url in feeds.yaml")
+    elif r.redirect_url:
+        notes.append(f"permanently redirected to {r.redirect_url}")
+    return notes
 
 
 def _when(value: datetime | None) -> str:

@@ -64,6 +64,7 @@ class Settings:
     max_body_bytes: int = 10 * 1024 * 1024  # body cap, before and after decompression
     retention: timedelta = timedelta(days=30)  # how long items no section shows are kept
     story_window: timedelta = timedelta(hours=48)  # cross-source story grouping window
+    jitter: float = 0.1  # random extra wait, up to this fraction of the interval
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +276,20 @@ def _duration(node: _Node) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def _fraction(node: _Node) -> float:
+    """A share of a whole: 0.1 or "10%", between 0 and 1."""
+    value = node.value
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            value = float(value.strip()[:-1]) / 100
+        except ValueError:
+            node.fail("not a fraction like 0.1 or 10%")
+    if isinstance(value, bool | ScalarBoolean) or not isinstance(value, int | float) \
+            or not 0 <= value <= 1:
+        node.fail("not a fraction like 0.1 or 10% (between 0 and 1)")
+    return float(value)
+
+
 def _size(node: _Node) -> int:
     return _amount(node, _BYTES, "not a size like 10MiB, 512KiB or 2MB")
 
@@ -339,6 +354,7 @@ _SETTINGS: Parsers = {
     "default_interval": _duration, "min_interval": _duration, "max_interval": _duration,
     "max_concurrency": _count, "per_host_concurrency": _count, "timeout": _duration,
     "max_body_bytes": _size, "retention": _duration, "story_window": _duration,
+    "jitter": _fraction,
 }
 
 

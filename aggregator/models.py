@@ -114,6 +114,7 @@ class PollOutcome:
     status: int | None = None  # HTTP status, when a response came
     duration: float = 0.0  # seconds spent on this source
     connection_error: bool = False  # the error was a failure to connect at all
+    counted: bool = True  # False when the error was blamed on our network, not the source
     extra: dict[str, str] = field(default_factory=dict)  # hints (e.g. moved-to URL)
 
     def summary(self) -> str:

@@ -18,7 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from aggregator.config import Config, load_config
 from aggregator.errors import ConfigError
 from aggregator.pipeline import Poller
-from aggregator.publish import publish_all
+from aggregator.publish import publish_and_prune
 from aggregator.store import Store
 
 log = logging.getLogger("aggregator.run")
@@ -73,7 +73,7 @@ class Runner:
             for outcome in outcomes:
                 log.info("%s", outcome.summary())
             if reloaded or any(o.outcome in ("new", "updated") for o in outcomes):
-                publish_all(self.config, self.store)
+                publish_and_prune(self.config, self.store, self.clock())
         except Exception:
             log.exception("tick failed")
         finally:

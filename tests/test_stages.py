@@ -197,3 +197,34 @@ def test_oldest_story_wins_when_several_match() -> None:
                      [_candidate(9, "a", key, None), _candidate(4, "b", key, None)],
                      timedelta(hours=48))
     assert got == 4
+
+
+# -- character encodings -------------------------------------------------------------------------
+
+ARABIC = "إيران توافق على جولة جديدة من المحادثات"
+
+
+def _doc(declaration: str | None) -> str:
+    prolog = f'<?xml version="1.0" encoding="{declaration}"?>' if declaration else ""
+    return (f'{prolog}<rss version="2.0"><channel><title>t</title><item><title>{ARABIC}'
+            "</title><link>https://o.example/a</link></item></channel></rss>")
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    (_doc("windows-1256").encode("cp1256"), "text/xml"),
+    (_doc("windows-1256").encode("cp1256"), None),
+    (_doc(None).encode("cp1256"), "application/rss+xml; charset=windows-1256"),
+    (_doc("ISO-8859-6").encode("iso-8859-6"), "application/xml"),
+    (_doc("utf-16").encode("utf-16"), "application/xml"),
+    (_doc(None).encode("utf-16"), "text/xml"),  # the BOM decides
+    (_doc("utf-8").encode("utf-8-sig"), "text/xml; charset=windows-1256"),
+    (_doc(None).encode("utf-8"), "text/xml; charset=iso-8859-1"),  # mislabelled UTF-8
+    (_doc("windows-1256").encode("utf-8"), "application/xml"),  # mislabelled UTF-8
+    (_doc(None).encode("utf-8"), "text/xml"),
+], ids=["cp1256-decl-text/xml", "cp1256-decl-only", "cp1256-http-only", "iso-8859-6",
+        "utf-16-decl", "utf-16-bom-only", "utf-8-bom-vs-http", "utf-8-labelled-latin1",
+        "utf-8-declared-cp1256", "utf-8-text/xml"])
+def test_arabic_comes_out_right_whatever_the_encoding(body: bytes,
+                                                      content_type: str | None) -> None:
+    [entry] = parse(body, url=BASE, content_type=content_type).entries
+    assert entry.title == ARABIC

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -26,7 +28,7 @@ from aggregator.pipeline.dedupe import assign_identities
 from aggregator.pipeline.fetch import Fetcher
 from aggregator.pipeline.normalize import normalize
 from aggregator.pipeline.parse import parse
-from aggregator.pipeline.schedule import next_check
+from aggregator.pipeline.schedule import NO_HINTS, Hints, next_check
 from aggregator.pipeline.tag import TopicMatcher, tag
 
 if TYPE_CHECKING:  # the store imports the dedupe decider from this package
@@ -51,10 +53,12 @@ class Poller:
     """Runs passes over the sources of one configuration against one store."""
 
     def __init__(self, config: Config, store: Store, *, clock: Clock,
-                 fetcher_factory: Callable[[], Fetcher] | None = None) -> None:
+                 fetcher_factory: Callable[[], Fetcher] | None = None,
+                 random: Callable[[], float] = random.random) -> None:
         self.config = config
         self.store = store
         self.clock = clock
+        self.random = random  # jitter source, injected by tests
         self.matcher = TopicMatcher(config.topics)
         settings = config.settings
         self._fetcher_factory = fetcher_factory or (lambda: Fetcher(
@@ -63,7 +67,8 @@ class Poller:
             per_host=settings.per_host_concurrency))
 
     def due(self, only: Sequence[str] = (), *, all_sources: bool = False) -> list[str]:
-        """Enabled sources (or just `only`) that are due now, or not retired with all_sources."""
+        """Enabled, non-retired sources (or just `only`) that are due now; all of them
+        with all_sources."""
         ids = [s.id for s in self.config.sources if s.enabled and (not only or s.id in only)]
         return self.store.due_source_ids(ids, self.clock(), include_not_due=all_sources)
 
@@ -80,74 +85,100 @@ class Poller:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="store") as worker:
             async with self._fetcher_factory() as fetcher:
 
-                async def one(source_id: str) -> PollOutcome:
+                async def one(source_id: str) -> PollOutcome | _Unreachable:
                     state = states[source_id]
                     started = time.monotonic()
                     try:
-                        fetched: FetchResult | FetchError = await fetcher.fetch(state)
+                        fetched = await fetcher.fetch(state)
                     except FetchError as exc:
-                        fetched = exc
-                    outcome = await loop.run_in_executor(worker, self._finish, state, fetched,
-                                                         started)
+                        if exc.connection:  # judged once the whole pass is known
+                            return _Unreachable(state, exc, started)
+                        outcome = await loop.run_in_executor(
+                            worker, self._fail, state, exc, started, True)
+                    else:
+                        outcome = await loop.run_in_executor(worker, self._finish, state,
+                                                             fetched, started)
                     if on_outcome:
                         on_outcome(outcome)
                     return outcome
 
-                return list(await asyncio.gather(*(one(i) for i in source_ids if i in states)))
+                results = await asyncio.gather(*(one(i) for i in source_ids if i in states))
+            unreachable = [r for r in results if isinstance(r, _Unreachable)]
+            # Every source failing to connect says more about our network than about them.
+            counted = not (len(results) > 1 and len(unreachable) == len(results))
+            outcomes = {r.source_id: r for r in results if isinstance(r, PollOutcome)}
+            for u in unreachable:
+                outcome = await loop.run_in_executor(worker, self._fail, u.state, u.error,
+                                                     u.started, counted)
+                if on_outcome:
+                    on_outcome(outcome)
+                outcomes[u.state.source_id] = outcome
+        if not counted:
+            log.warning("every source failed to connect: is the network down? "
+                        "(not counted against the sources)")
+        return [outcomes[i] for i in source_ids if i in outcomes]
 
-    def _finish(self, state: SourceState, fetched: FetchResult | FetchError,
-                started: float) -> PollOutcome:
+    def _due(self, source: SourceConfig, now: datetime, *, hints: Hints = NO_HINTS,
+             errors: int = 0) -> datetime:
+        settings = self.config.settings
+        return next_check(now, interval=source.interval or settings.default_interval,
+                          min_interval=settings.min_interval, max_interval=settings.max_interval,
+                          hints=hints, consecutive_errors=errors, jitter=settings.jitter,
+                          random=self.random)
+
+    def _finish(self, state: SourceState, fetched: FetchResult, started: float) -> PollOutcome:
         """Process and store one source's fetch; never raises."""
         source = self.config.source(state.source_id)
-        now = self.clock()
         try:
-            if isinstance(fetched, FetchError):
-                raise fetched
-            return self._store(state, source, fetched, now, started)
+            return self._store(state, source, fetched, self.clock(), started)
         except SourceError as exc:
-            return self._fail(state, source, exc, now, started)
+            return self._fail(state, exc, started, True)
         except Exception as exc:  # a bug must not stop the pass: record it on the source
             log.exception("internal error while processing %s", state.source_id)
-            return self._fail(state, source, SourceError(f"internal error: {exc!r}"), now,
-                              started)
+            return self._fail(state, SourceError(f"internal error: {exc!r}"), started, True)
 
     def _store(self, state: SourceState, source: SourceConfig, fetched: FetchResult,
                now: datetime, started: float) -> PollOutcome:
-        settings = self.config.settings
-        interval = source.interval or settings.default_interval
-        due = next_check(now, interval=interval, min_interval=settings.min_interval,
-                         max_interval=settings.max_interval)
+        hints = Hints(cache_control=fetched.cache_control, expires=fetched.expires)
         if fetched.not_modified or (fetched.body_hash and fetched.body_hash == state.body_hash):
-            outcome = self.store.save_unchanged(state.source_id, fetched=fetched, now=now,
-                                                next_check_at=due,
-                                                duration=time.monotonic() - started)
+            outcome = self.store.save_unchanged(
+                state.source_id, fetched=fetched, now=now,
+                next_check_at=self._due(source, now, hints=hints),
+                duration=time.monotonic() - started)
             return PollOutcome(state.source_id, outcome, status=fetched.status,  # type: ignore[arg-type]
                                duration=time.monotonic() - started)
         feed, entries = process(fetched, source, self.matcher, now)
-        due = next_check(now, interval=interval, min_interval=settings.min_interval,
-                         max_interval=settings.max_interval, ttl_minutes=feed.ttl_minutes)
+        hints = replace(hints, ttl_minutes=feed.ttl_minutes)
         new, updated = self.store.save_feed(
             state.source_id, fetched=fetched, feed=feed, entries=entries, now=now,
-            next_check_at=due, story_window=settings.story_window,
-            duration=time.monotonic() - started)
+            next_check_at=self._due(source, now, hints=hints),
+            story_window=self.config.settings.story_window, duration=time.monotonic() - started)
         kind = "new" if new else "updated" if updated else "unchanged"
         return PollOutcome(state.source_id, kind, new=new, updated=updated, seen=len(entries),
                            status=fetched.status, duration=time.monotonic() - started)
 
-    def _fail(self, state: SourceState, source: SourceConfig, exc: SourceError, now: datetime,
-              started: float) -> PollOutcome:
-        settings = self.config.settings
+    def _fail(self, state: SourceState, exc: SourceError, started: float,
+              counted: bool) -> PollOutcome:
+        source = self.config.source(state.source_id)
+        now = self.clock()
         status = getattr(exc, "status", None)
-        retry_after = getattr(exc, "retry_after", None)
-        due = next_check(now, interval=source.interval or settings.default_interval,
-                         min_interval=settings.min_interval, max_interval=settings.max_interval,
-                         consecutive_errors=state.consecutive_errors + 1,
-                         retry_after=retry_after)
+        errors = state.consecutive_errors + 1 if counted else state.consecutive_errors
+        due = self._due(source, now, hints=Hints(retry_after=getattr(exc, "retry_after", None)),
+                        errors=errors)
         message = str(exc)
         self.store.save_error(state.source_id, error=message, status=status, now=now,
-                              next_check_at=due, retire=status == 410,
+                              next_check_at=due, retire=status == 410, count=counted,
                               duration=time.monotonic() - started)
         log.debug("%s: error: %s", state.source_id, message)
         return PollOutcome(state.source_id, "error", error=message, status=status,
-                           duration=time.monotonic() - started,
+                           duration=time.monotonic() - started, counted=counted,
                            connection_error=bool(getattr(exc, "connection", False)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Unreachable:
+    """A connection failure held back until the pass shows whether all sources failed."""
+
+    state: SourceState
+    error: FetchError
+    started: float

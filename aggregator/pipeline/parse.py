@@ -7,7 +7,9 @@ stage does both once, faster and stricter (see DESIGN.md, "Library pitfalls").
 from __future__ import annotations
 
 import calendar
+import codecs
 import io
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +27,7 @@ def parse(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFe
     """Parse one feed document; raise ParseError when it is not a feed."""
     # No Content-Location: feedparser would resolve guids against the fetch URL, and an
     # item's identity must not change when the feed moves. Links are resolved in normalize.
+    body, content_type = _repair_encoding(body, content_type)
     headers = {}
     if content_type:
         headers["content-type"] = content_type
@@ -50,6 +53,52 @@ def parse(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFe
         ttl_minutes=_int(feed.get("ttl")),
         format=result.get("version") or "",
     )
+
+
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+         (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+         (codecs.BOM_UTF16_BE, "utf-16-be"))
+_DECLARATION = re.compile(rb"^(\s*<\?xml[^>]*?encoding\s*=\s*[\"'])([A-Za-z0-9._:-]+)([\"'])")
+_CHARSET = re.compile(r";\s*charset\s*=\s*\"?[^;\"]*\"?", re.I)
+
+
+def _repair_encoding(body: bytes, content_type: str | None) -> tuple[bytes, str | None]:
+    """Settle two cases feedparser gets wrong before it sees the bytes.
+
+    A byte-order mark decides the encoding (XML 1.0 appendix F), even when the server
+    says text/xml without a charset. And a body that is valid UTF-8 with non-ASCII bytes
+    is UTF-8 whatever its label says: Arabic text in windows-1256 or ISO-8859-6 is never
+    valid UTF-8, but many CMSs label their UTF-8 feeds with the old encoding.
+    """
+    text = None
+    for bom, encoding in _BOMS:
+        if body.startswith(bom):
+            try:
+                text = body[len(bom):].decode(encoding)
+            except UnicodeDecodeError:
+                return body, content_type
+            break
+    if text is None:
+        declared = _declared(body, content_type)
+        if declared in (None, "utf-8", "utf8") or body.isascii():
+            return body, content_type
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return body, content_type  # really in the legacy encoding it declares
+    utf8 = _DECLARATION.sub(rb"\1utf-8\3", text.encode("utf-8"), count=1)
+    media = _CHARSET.sub("", content_type or "application/xml")
+    return utf8, f"{media}; charset=utf-8"
+
+
+def _declared(body: bytes, content_type: str | None) -> str | None:
+    """The HTTP charset, else the XML declaration's encoding, lower-cased."""
+    if content_type:
+        match = re.search(r"charset\s*=\s*\"?([^;\"\s]+)", content_type, re.I)
+        if match:
+            return match[1].lower()
+    match = _DECLARATION.match(body[:200])
+    return match[2].decode("ascii").lower() if match else None
 
 
 def _check(result: Any, body: bytes) -> None:

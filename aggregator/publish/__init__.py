@@ -20,6 +20,7 @@ class Published:
     path: Path  # the file written
     stories: int  # entries in the feed
     changed: bool  # False when the file already held exactly these bytes
+    story_uids: tuple[str, ...] = ()  # the stories it shows, which retention must keep
 
 
 def render_context(config: Config, store: Store) -> RenderContext:
@@ -46,5 +47,14 @@ def publish_all(config: Config, store: Store) -> list[Published]:
         stories = store.section_stories(section)
         path = feed_path(config, section.id)
         changed = write_atomic(path, render_atom(section, stories, ctx))
-        results.append(Published(section.id, path, len(stories), changed))
+        results.append(Published(section.id, path, len(stories), changed,
+                                 tuple(s.uid for s in stories)))
+    return results
+
+
+def publish_and_prune(config: Config, store: Store, now: datetime) -> list[Published]:
+    """Publish every section, then apply retention to what no section shows any more."""
+    results = publish_all(config, store)
+    store.prune(before=now - config.settings.retention, now=now,
+                keep_stories={uid for r in results for uid in r.story_uids})
     return results

@@ -87,10 +87,10 @@ def _entry(fe: Any, story: StoryView, ctx: RenderContext) -> None:
     fe.published(first.published)
     if first.author:
         fe.author({"name": first.author})
-    body = _directed(first.content_html or first.summary_html, first.language) \
-        + _also_reported(story, ctx)
-    if body:
-        fe.content(body, type="html")
+    # RFC 4287 §4.1.1.1 wants content or an alternate link; feedgen checks for its own
+    # links before the extension adds ours, so an item with no text shows its title.
+    text = first.content_html or first.summary_html or html.escape(fe.title(), quote=False)
+    fe.content(_directed(text, first.language) + _also_reported(story, ctx), type="html")
     if first.content_html and first.summary_html:
         fe.summary(first.summary_html, type="html")
     for topic in sorted({t for item in story.items for t in item.topics}):

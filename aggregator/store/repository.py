@@ -6,6 +6,9 @@ Core bulk inserts: one ORM round trip per row is several times slower (DESIGN.md
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -14,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, delete, event, func, insert, select, update
+from sqlalchemy import create_engine, delete, event, func, insert, select, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
@@ -23,9 +26,18 @@ from aggregator.config import SectionConfig, SourceConfig
 from aggregator.errors import StoreError
 from aggregator.models import Entry, FetchResult, ParsedFeed, SourceState
 from aggregator.pipeline.dedupe import StoryCandidate, find_story, usable_link, usable_title_key
-from aggregator.store.tables import ItemRow, ItemTopicRow, PollRow, SourceRow, StoryRow
+from aggregator.store.tables import (
+    ItemRow,
+    ItemTopicRow,
+    PollRow,
+    SourceRow,
+    StoryRow,
+    TombstoneRow,
+)
 
 CHUNK = 500  # keeps IN lists and multi-row inserts under every engine's parameter limit
+POLL_LOCK_KEY = 0x61676772  # "aggr": the advisory lock id of a poll pass
+MOVE_AFTER = 3  # polls in a row ending at the same permanent redirect before we follow it
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +87,8 @@ class SourceStatus:
     next_check_at: datetime | None
     retired: bool
     items: int
+    moved_to: str | None  # the permanent redirect target now polled instead of `url`
+    redirect_url: str | None  # a permanent redirect seen, not yet adopted
 
 
 class Store:
@@ -97,21 +111,59 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @contextlib.contextmanager
+    def poll_lock(self) -> Iterator[bool]:
+        """Hold the pass lock: yields False at once when another `poll` holds it.
+
+        SQLite: an flock beside the database file; PostgreSQL: a session advisory lock.
+        Either is released by the operating system or the server if the process dies.
+        """
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect() as conn:
+                got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                                        {"k": POLL_LOCK_KEY}).scalar())
+                try:
+                    yield got
+                finally:
+                    if got:
+                        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": POLL_LOCK_KEY})
+                    conn.rollback()
+            return
+        database = make_url(self.url).database
+        if not database or database == ":memory:":
+            yield True
+            return
+        with open(f"{database}.poll-lock", "a+b") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     # -- sources ---------------------------------------------------------------------------
 
     def sync_sources(self, sources: Sequence[SourceConfig]) -> None:
-        """Add new sources; a changed URL forgets the old polling state (and un-retires)."""
+        """Add new sources. Any edit of a source's entry un-retires it; a changed URL also
+        forgets the old polling state (validators, redirects, errors)."""
         with Session(self.engine) as s, s.begin():
             rows = {r.id: r for r in s.execute(select(SourceRow)).scalars()}
             for src in sources:
-                row = rows.get(src.id)
+                row, digest = rows.get(src.id), _config_hash(src)
                 if row is None:
-                    s.add(SourceRow(id=src.id, url=src.url))
+                    s.add(SourceRow(id=src.id, url=src.url, config_hash=digest))
                 elif row.url != src.url:
                     s.execute(update(SourceRow).where(SourceRow.id == src.id).values(
                         url=src.url, fetch_url=None, etag=None, last_modified=None,
-                        body_hash=None, retired=False, next_check_at=None,
-                        consecutive_errors=0))
+                        body_hash=None, retired=False, next_check_at=None, redirect_url=None,
+                        redirect_count=0, consecutive_errors=0, config_hash=digest))
+                elif row.config_hash != digest:
+                    s.execute(update(SourceRow).where(SourceRow.id == src.id).values(
+                        retired=False, config_hash=digest,
+                        next_check_at=None if row.retired else row.next_check_at))
 
     def source_states(self, ids: Iterable[str]) -> dict[str, SourceState]:
         with Session(self.engine) as s:
@@ -141,7 +193,8 @@ class Store:
             outcome = "new" if new else "updated" if changed else "unchanged"
             s.execute(update(SourceRow).where(SourceRow.id == source_id).values(
                 feed_title=feed.title, feed_link=feed.link, feed_language=feed.language,
-                body_hash=fetched.body_hash, **_success(fetched, now, next_check_at, outcome)))
+                body_hash=fetched.body_hash, **_success(s, source_id, fetched, now,
+                                                        next_check_at, outcome)))
             _log(s, source_id, now, duration, outcome, fetched.status, len(new), len(changed))
         return len(new), len(changed)
 
@@ -151,7 +204,7 @@ class Store:
         outcome = "not_modified" if fetched.not_modified else "unchanged"
         with Session(self.engine) as s, s.begin():
             s.execute(update(SourceRow).where(SourceRow.id == source_id).values(
-                **_success(fetched, now, next_check_at, outcome)))
+                **_success(s, source_id, fetched, now, next_check_at, outcome)))
             _log(s, source_id, now, duration, outcome, fetched.status, 0, 0)
         return outcome
 
@@ -170,6 +223,33 @@ class Store:
             row.last_error, row.next_check_at, row.retired = error, next_check_at, retire
             _log(s, source_id, now, duration, "error", status, 0, 0, error)
             return row.consecutive_errors
+
+    def prune(self, *, before: datetime, keep_stories: Iterable[str], now: datetime) -> int:
+        """Retention: delete items published before `before` whose story no section shows
+        (`keep_stories`: story uids), leaving tombstones so they do not come back."""
+        keep = set(keep_stories)
+        with Session(self.engine) as s, s.begin():
+            old = s.execute(select(ItemRow.id, ItemRow.source_id, ItemRow.identity,
+                                   ItemRow.story_id, StoryRow.uid)
+                            .join(StoryRow, StoryRow.id == ItemRow.story_id)
+                            .where(ItemRow.published < before)).all()
+            doomed = [r for r in old if r.uid not in keep]
+            if not doomed:
+                return 0
+            tombstones = [{"source_id": r.source_id, "identity": r.identity, "removed_at": now}
+                          for r in doomed]
+            for chunk in _chunks(tombstones):
+                s.execute(insert(TombstoneRow), list(chunk))
+            ids = [r.id for r in doomed]
+            for chunk in _chunks(ids):
+                s.execute(delete(ItemTopicRow).where(ItemTopicRow.item_id.in_(chunk)))  # type: ignore[attr-defined]
+                s.execute(delete(ItemRow).where(ItemRow.id.in_(chunk)))  # type: ignore[union-attr]
+            stories = sorted({r.story_id for r in doomed})
+            for chunk in _chunks(stories):
+                still = select(ItemRow.story_id).where(ItemRow.story_id.in_(chunk))  # type: ignore[attr-defined]
+                s.execute(delete(StoryRow).where(StoryRow.id.in_(chunk),  # type: ignore[union-attr]
+                                                 StoryRow.id.not_in(still)))  # type: ignore[union-attr]
+            return len(doomed)
 
     # -- reading for publishing and status ------------------------------------------------------
 
@@ -194,7 +274,8 @@ class Store:
             counts = dict(s.execute(select(ItemRow.source_id, func.count())
                                     .group_by(ItemRow.source_id)).all())
             return [SourceStatus(
-                id=r.id, url=r.fetch_url or r.url, feed_title=r.feed_title,
+                id=r.id, url=r.url, feed_title=r.feed_title, moved_to=r.fetch_url,
+                redirect_url=r.redirect_url,
                 last_poll_at=r.last_poll_at, last_outcome=r.last_outcome,
                 last_error=r.last_error, error_since=r.error_since,
                 consecutive_errors=r.consecutive_errors, next_check_at=r.next_check_at,
@@ -259,14 +340,31 @@ def _in_chunks(s: Session, query: Any, column: Any, values: Sequence[Any]) -> li
     return out
 
 
-def _success(fetched: FetchResult, now: datetime, next_check_at: datetime,
-             outcome: str) -> dict[str, Any]:
+def _success(s: Session, source_id: str, fetched: FetchResult, now: datetime,
+             next_check_at: datetime, outcome: str) -> dict[str, Any]:
     values: dict[str, Any] = dict(
         last_poll_at=now, last_success_at=now, last_outcome=outcome, last_status=fetched.status,
         last_error=None, error_since=None, consecutive_errors=0, next_check_at=next_check_at)
     if not fetched.not_modified:  # a 304 may omit validators; keep the stored ones
         values.update(etag=fetched.etag, last_modified=fetched.last_modified)
+    values.update(_redirect(s, source_id, fetched.permanent_redirect))
     return values
+
+
+def _redirect(s: Session, source_id: str, target: str | None) -> dict[str, Any]:
+    """Permanent redirects are adopted after MOVE_AFTER polls in a row end at one URL."""
+    if target is None:
+        return {"redirect_url": None, "redirect_count": 0}
+    row = s.execute(select(SourceRow.redirect_url, SourceRow.redirect_count)
+                    .where(SourceRow.id == source_id)).one()
+    count = row.redirect_count + 1 if row.redirect_url == target else 1
+    if count >= MOVE_AFTER:
+        return {"fetch_url": target, "redirect_url": None, "redirect_count": 0}
+    return {"redirect_url": target, "redirect_count": count}
+
+
+def _config_hash(src: SourceConfig) -> str:
+    return hashlib.sha256(repr(src).encode()).hexdigest()[:32]
 
 
 def _log(s: Session, source_id: str, now: datetime, duration: float, outcome: str,
@@ -287,6 +385,13 @@ def _upsert_items(s: Session, source_id: str, entries: Sequence[Entry], now: dat
                                 ItemRow.identity.in_(chunk)))  # type: ignore[attr-defined]
         existing.update({r.identity: r for r in rows})
     new = [e for e in entries if e.identity not in existing]
+    if new:
+        gone = set()
+        for chunk in _chunks([e.identity for e in new]):
+            gone.update(s.execute(select(TombstoneRow.identity).where(
+                TombstoneRow.source_id == source_id,
+                TombstoneRow.identity.in_(chunk))).scalars())  # type: ignore[attr-defined]
+        new = [e for e in new if e.identity not in gone]
     changed = [(existing[e.identity].id, e) for e in entries
                if e.identity in existing and existing[e.identity].content_hash != e.content_hash]
     for item_id, e in changed:

@@ -63,6 +63,9 @@ class SourceRow(SQLModel, table=True):
     consecutive_errors: int = 0
     next_check_at: datetime | None = _dt(index=True)
     retired: bool = False  # 410 Gone: not polled until the operator edits its entry
+    config_hash: str | None = Field(default=None, max_length=64)  # of its feeds.yaml entry
+    redirect_url: str | None = _text()  # where the last polls were permanently redirected
+    redirect_count: int = 0  # polls in a row that ended at redirect_url
 
 
 class StoryRow(SQLModel, table=True):
@@ -125,3 +128,12 @@ class PollRow(SQLModel, table=True):
     new: int = 0
     updated: int = 0
     error: str | None = _text()
+
+
+class TombstoneRow(SQLModel, table=True):
+    """An item removed by retention: its identity stays so it does not come back."""
+
+    __tablename__ = "tombstones"
+    source_id: str = Field(primary_key=True, max_length=100)
+    identity: str = Field(sa_column=Column(Text, primary_key=True))
+    removed_at: datetime = _dt(nullable=False)  # type: ignore[assignment]
