@@ -14,7 +14,7 @@ import http.server
 import socket
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,9 +156,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         route = self.server.owner._record(self.path, request_headers)
         if route is None:
             route = Route(b"not found", 404, {"Content-Type": "text/plain; charset=utf-8"})
-        if route.delay and self.server.stopping.wait(route.delay):
-            self.close_connection = True
-            return
+        with self.server.owner._in_flight():
+            if route.delay and self.server.stopping.wait(route.delay):
+                self.close_connection = True
+                return
         if route.not_modified(request_headers):
             self._send(304, self._validator_headers(route), b"", send_body=False)
             return
@@ -203,6 +204,8 @@ class FeedServer:
         self._routes: dict[str, list[Route]] = {}
         self._served: dict[str, int] = {}  # how far each scripted sequence has got
         self._requests: dict[str, list[dict[str, str]]] = {}
+        self._busy = 0
+        self.max_in_flight = 0  # the most requests ever held at once (during their delay)
         self._server = _Server(self)
         self.port: int = self._server.server_address[1]
         # A short poll interval keeps close(), and so every test's teardown, fast.
@@ -275,6 +278,17 @@ class FeedServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    @contextlib.contextmanager
+    def _in_flight(self) -> Iterator[None]:
+        with self._lock:
+            self._busy += 1
+            self.max_in_flight = max(self.max_in_flight, self._busy)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._busy -= 1
 
     def _record(self, raw_path: str, headers: dict[str, str]) -> Route | None:
         """Count a request and pick its route; called from handler threads."""

@@ -278,3 +278,18 @@ def test_status_shows_failing_retired_and_moved(make, feed_server: FeedServer, t
     assert "410 Gone: not polled until its entry in feeds.yaml is changed" in out
     assert "HTTP 503" in out and "failing since 2026-11-28 12:00" in out
     assert "3 sources: 1 healthy, 1 failing, 1 retired" in out
+
+
+@pytest.mark.parametrize(("limits", "expected"), [
+    ("  per_host_concurrency: 2", 2),
+    ("  per_host_concurrency: 10\n  max_concurrency: 3", 3),
+])
+def test_concurrency_limits_hold(make, feed_server: FeedServer, limits: str,  # type: ignore[no-untyped-def]
+                                 expected: int) -> None:
+    sources = {}
+    for i in range(6):
+        feed_server.route(f"/f{i}", Route(body=FEED, delay=0.4))
+        sources[f"s{i}"] = feed_server.url(f"/f{i}")
+    h = make(sources, extra=limits)
+    assert len(h.poll()) == 6
+    assert feed_server.max_in_flight == expected
