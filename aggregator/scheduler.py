@@ -39,6 +39,7 @@ class Runner:
         self._file = config_file or config.path
         self._stamp = _stamp(self._file)
         self._lock = threading.Lock()
+        self._republish = True  # publish at the first tick, and after every reload
         store.sync_sources(config.sources)
 
     def current(self) -> Config:
@@ -66,14 +67,19 @@ class Runner:
         if not self._lock.acquire(blocking=False):
             return
         try:
-            reloaded = self.reload_if_changed()
-            poller = Poller(self.config, self.store, clock=self.clock)
-            due = poller.due()
-            outcomes = poller.run(due) if due else []
-            for outcome in outcomes:
-                log.info("%s", outcome.summary())
-            if reloaded or any(o.outcome in ("new", "updated") for o in outcomes):
-                publish_and_prune(self.config, self.store, self.clock())
+            self._republish = self.reload_if_changed() or self._republish
+            with self.store.poll_lock() as locked:  # a cron `poll` may share the database
+                if not locked:
+                    log.info("another poll is running; skipping this tick")
+                    return
+                poller = Poller(self.config, self.store, clock=self.clock)
+                due = poller.due()
+                outcomes = poller.run(due) if due else []
+                for outcome in outcomes:
+                    log.info("%s", outcome.summary())
+                if self._republish or any(o.outcome in ("new", "updated") for o in outcomes):
+                    publish_and_prune(self.config, self.store, self.clock())
+                    self._republish = False
         except Exception:
             log.exception("tick failed")
         finally:
