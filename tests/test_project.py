@@ -26,6 +26,7 @@ BOUNDARIES = {
     "httpx": ["pipeline/fetch.py"],
     "nh3": ["text/html.py"],
     "uvicorn": ["web/"],
+    "py3langid": ["text/language.py"],
 }
 
 

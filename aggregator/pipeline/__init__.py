@@ -15,7 +15,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -39,14 +39,24 @@ Clock = Callable[[], datetime]
 
 
 def process(fetched: FetchResult, source: SourceConfig, matcher: TopicMatcher,
-            now: datetime) -> tuple[ParsedFeed, tuple[Entry, ...]]:
-    """The pure middle of the pipeline: bytes in, identified and tagged entries out."""
+            now: datetime, languages: Collection[str] = ()) -> tuple[ParsedFeed,
+                                                                       tuple[Entry, ...]]:
+    """The pure middle of the pipeline: bytes in, identified and tagged entries out.
+    `languages`: the configured ones, which language detection chooses among."""
     assert fetched.body is not None
     feed = parse(fetched.body, url=fetched.final_url, content_type=fetched.content_type)
     if not feed.entries:
         raise SourceError("the feed has no entries")
-    entries = normalize(feed, source_id=source.id, source_language=source.language, now=now)
+    entries = normalize(feed, source_id=source.id, source_language=source.language, now=now,
+                        languages=languages)
     return feed, tag(assign_identities(entries), matcher)
+
+
+def configured_languages(config: Config) -> tuple[str, ...]:
+    """Every language named in feeds.yaml: what detection may answer."""
+    found = {s.language for s in config.sources if s.language}
+    found.update(lang for section in config.sections for lang in section.languages)
+    return tuple(sorted(found))
 
 
 class Poller:
@@ -60,6 +70,7 @@ class Poller:
         self.clock = clock
         self.random = random  # jitter source, injected by tests
         self.matcher = TopicMatcher(config.topics)
+        self.languages = configured_languages(config)
         settings = config.settings
         self._fetcher_factory = fetcher_factory or (lambda: Fetcher(
             timeout=settings.timeout.total_seconds(), max_body=settings.max_body_bytes,
@@ -147,7 +158,7 @@ class Poller:
                 duration=time.monotonic() - started)
             return PollOutcome(state.source_id, outcome, status=fetched.status,  # type: ignore[arg-type]
                                duration=time.monotonic() - started)
-        feed, entries = process(fetched, source, self.matcher, now)
+        feed, entries = process(fetched, source, self.matcher, now, self.languages)
         hints = replace(hints, ttl_minutes=feed.ttl_minutes)
         new, updated = self.store.save_feed(
             state.source_id, fetched=fetched, feed=feed, entries=entries, now=now,

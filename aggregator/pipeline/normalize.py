@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import html
+from collections.abc import Collection
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from aggregator.models import Entry, ParsedEntry, ParsedFeed
 from aggregator.text.arabic import clean_noise, display_view, title_key
 from aggregator.text.html import plain_text, sanitize
+from aggregator.text.language import detect, primary_code
 
 # Query parameters that only track the click, never select the page (Miniflux's list,
 # plus the ones seen in Arabic outlets' feeds).
@@ -28,15 +30,17 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def normalize(feed: ParsedFeed, *, source_id: str, source_language: str | None,
-              now: datetime) -> tuple[Entry, ...]:
-    """Clean every entry of one fetched feed."""
+              now: datetime, languages: Collection[str] = ()) -> tuple[Entry, ...]:
+    """Clean every entry of one fetched feed; `languages` (the configured ones) bound the
+    detection of an item whose language nobody declares."""
     return tuple(normalize_entry(e, feed=feed, source_id=source_id,
-                                 source_language=source_language, now=now)
+                                 source_language=source_language, now=now, languages=languages)
                  for e in feed.entries)
 
 
 def normalize_entry(e: ParsedEntry, *, feed: ParsedFeed, source_id: str,
-                    source_language: str | None, now: datetime) -> Entry:
+                    source_language: str | None, now: datetime,
+                    languages: Collection[str] = ()) -> Entry:
     base = feed.base_url
     link = absolute_url(e.link, base)
     title = clean_noise(display_view(plain_text(e.title) if "<" in e.title
@@ -59,7 +63,8 @@ def normalize_entry(e: ParsedEntry, *, feed: ParsedFeed, source_id: str,
         text=text,
         title_key=title_key(title),
         author=e.author,
-        language=e.language or feed.language or source_language,
+        language=(primary_code(e.language or feed.language or source_language)
+                  or detect(text, languages)),
         published=published,
         updated=updated,
         content_hash=content_hash(title, link, summary, content),

@@ -18,9 +18,14 @@ import feedparser
 
 from aggregator.errors import ParseError
 from aggregator.models import ParsedEntry, ParsedFeed
+from aggregator.text.dates import feedparser_handler
 
 # feedparser reads these bozo exceptions as harmless: the document was still read fully.
 _HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+
+# Arabic/French/Russian month names, dd/mm/yyyy, and RFC 822 zones feedparser reads as UTC
+# (EET, MSK): our handler runs first and returns at once for the dates feedparser reads right.
+feedparser.registerDateHandler(feedparser_handler)
 
 
 def parse(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
