@@ -18,6 +18,7 @@ import feedparser
 
 from aggregator.errors import ParseError
 from aggregator.models import ParsedEntry, ParsedFeed
+from aggregator.pipeline.parse_fast import parse_fast
 from aggregator.text.dates import feedparser_handler
 
 # feedparser reads these bozo exceptions as harmless: the document was still read fully.
@@ -28,11 +29,19 @@ _HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 feedparser.registerDateHandler(feedparser_handler)
 
 
-def parse(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
-    """Parse one feed document; raise ParseError when it is not a feed."""
+def parse(body: bytes, *, url: str, content_type: str | None = None,
+          fast: bool = True) -> ParsedFeed:
+    """Parse one feed document; raise ParseError when it is not a feed.
+
+    Well-formed RSS and Atom take the lxml fast path; feedparser reads everything else.
+    """
+    body, content_type = _repair_encoding(body, content_type)
+    if fast:
+        feed = parse_fast(body, url=url, content_type=content_type, parse_date=_parse_date)
+        if feed is not None:
+            return feed
     # No Content-Location: feedparser would resolve guids against the fetch URL, and an
     # item's identity must not change when the feed moves. Links are resolved in normalize.
-    body, content_type = _repair_encoding(body, content_type)
     headers = {}
     if content_type:
         headers["content-type"] = content_type
@@ -152,6 +161,11 @@ def _language(value: str | None) -> str | None:
         return None
     primary = value.strip().replace("_", "-").split("-")[0].lower()
     return primary if primary.isalpha() and 2 <= len(primary) <= 3 else None
+
+
+def _parse_date(text: str) -> datetime | None:
+    """feedparser's date reading (our handlers first), for the fast path."""
+    return _date(feedparser.datetimes._parse_date(text))
 
 
 def _date(parsed: time.struct_time | None) -> datetime | None:
