@@ -102,6 +102,17 @@ class Entry:
 
 
 @dataclass(frozen=True, slots=True)
+class Unchanged:
+    """A poll that changed nothing but the source's polling state."""
+
+    source_id: str
+    fetched: FetchResult  # the 304, or the 200 whose body hash matched
+    now: datetime  # when it was polled
+    next_check_at: datetime
+    duration: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class PollOutcome:
     """How one source's poll ended: exactly one outcome and its counts."""
 

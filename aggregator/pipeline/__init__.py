@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING
 
 from aggregator.config import Config, SourceConfig
 from aggregator.errors import FetchError, SourceError
-from aggregator.models import Entry, FetchResult, ParsedFeed, PollOutcome, SourceState
+from aggregator.models import (
+    Entry,
+    FetchResult,
+    ParsedFeed,
+    PollOutcome,
+    SourceState,
+    Unchanged,
+)
 from aggregator.pipeline.dedupe import assign_identities
 from aggregator.pipeline.fetch import Fetcher
 from aggregator.pipeline.normalize import normalize
@@ -93,6 +100,7 @@ class Poller:
                         ) -> list[PollOutcome]:
         states = self.store.source_states(source_ids)
         loop = asyncio.get_running_loop()
+        quiet: list[Unchanged] = []  # written together: most of a pass, most of the time
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="store") as worker:
             async with self._fetcher_factory() as fetcher:
 
@@ -107,13 +115,17 @@ class Poller:
                         outcome = await loop.run_in_executor(
                             worker, self._fail, state, exc, started, True)
                     else:
-                        outcome = await loop.run_in_executor(worker, self._finish, state,
-                                                             fetched, started)
+                        if _unchanged(state, fetched):
+                            outcome = self._quiet(state, fetched, started, quiet)
+                        else:
+                            outcome = await loop.run_in_executor(worker, self._finish, state,
+                                                                 fetched, started)
                     if on_outcome:
                         on_outcome(outcome)
                     return outcome
 
                 results = await asyncio.gather(*(one(i) for i in source_ids if i in states))
+            await loop.run_in_executor(worker, self.store.save_unchanged, quiet)
             unreachable = [r for r in results if isinstance(r, _Unreachable)]
             # Every source failing to connect says more about our network than about them.
             counted = not (len(results) > 1 and len(unreachable) == len(results))
@@ -148,16 +160,22 @@ class Poller:
             log.exception("internal error while processing %s", state.source_id)
             return self._fail(state, SourceError(f"internal error: {exc!r}"), started, True)
 
+    def _quiet(self, state: SourceState, fetched: FetchResult, started: float,
+               quiet: list[Unchanged]) -> PollOutcome:
+        """A 304 or an identical body: no parsing, only the polling state (batched)."""
+        now = self.clock()
+        source = self.config.source(state.source_id)
+        hints = Hints(cache_control=fetched.cache_control, expires=fetched.expires)
+        duration = time.monotonic() - started
+        quiet.append(Unchanged(state.source_id, fetched, now,
+                               self._due(source, now, hints=hints), duration))
+        return PollOutcome(state.source_id,
+                           "not_modified" if fetched.not_modified else "unchanged",
+                           status=fetched.status, duration=duration)
+
     def _store(self, state: SourceState, source: SourceConfig, fetched: FetchResult,
                now: datetime, started: float) -> PollOutcome:
         hints = Hints(cache_control=fetched.cache_control, expires=fetched.expires)
-        if fetched.not_modified or (fetched.body_hash and fetched.body_hash == state.body_hash):
-            outcome = self.store.save_unchanged(
-                state.source_id, fetched=fetched, now=now,
-                next_check_at=self._due(source, now, hints=hints),
-                duration=time.monotonic() - started)
-            return PollOutcome(state.source_id, outcome, status=fetched.status,  # type: ignore[arg-type]
-                               duration=time.monotonic() - started)
         feed, entries = process(fetched, source, self.matcher, now, self.languages)
         hints = replace(hints, ttl_minutes=feed.ttl_minutes)
         new, updated = self.store.save_feed(
@@ -184,6 +202,10 @@ class Poller:
         return PollOutcome(state.source_id, "error", error=message, status=status,
                            duration=time.monotonic() - started, counted=counted,
                            connection_error=bool(getattr(exc, "connection", False)))
+
+
+def _unchanged(state: SourceState, fetched: FetchResult) -> bool:
+    return fetched.not_modified or bool(fetched.body_hash and fetched.body_hash == state.body_hash)
 
 
 @dataclass(frozen=True, slots=True)

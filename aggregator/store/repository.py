@@ -24,7 +24,7 @@ from sqlmodel import SQLModel
 
 from aggregator.config import SectionConfig, SourceConfig
 from aggregator.errors import StoreError
-from aggregator.models import Entry, FetchResult, ParsedFeed, SourceState
+from aggregator.models import Entry, FetchResult, ParsedFeed, SourceState, Unchanged
 from aggregator.pipeline.dedupe import StoryCandidate, find_story, usable_link, usable_title_key
 from aggregator.store.tables import (
     ItemRow,
@@ -35,6 +35,12 @@ from aggregator.store.tables import (
     TombstoneRow,
 )
 
+# Core tables: multi-row inserts through them skip the ORM's bulk machinery.
+ITEMS = ItemRow.__table__  # type: ignore[attr-defined]
+STORIES = StoryRow.__table__  # type: ignore[attr-defined]
+ITEM_TOPICS = ItemTopicRow.__table__  # type: ignore[attr-defined]
+POLLS = PollRow.__table__  # type: ignore[attr-defined]
+SOURCES = SourceRow.__table__  # type: ignore[attr-defined]
 CHUNK = 500  # keeps IN lists and multi-row inserts under every engine's parameter limit
 POLL_LOCK_KEY = 0x61676772  # "aggr": the advisory lock id of a poll pass
 MOVE_AFTER = 3  # polls in a row ending at the same permanent redirect before we follow it
@@ -198,15 +204,21 @@ class Store:
             _log(s, source_id, now, duration, outcome, fetched.status, len(new), len(changed))
         return len(new), len(changed)
 
-    def save_unchanged(self, source_id: str, *, fetched: FetchResult, now: datetime,
-                       next_check_at: datetime, duration: float = 0.0) -> str:
-        """A 304, or a body identical to the last one: only the polling state moves."""
-        outcome = "not_modified" if fetched.not_modified else "unchanged"
+    def save_unchanged(self, results: Sequence[Unchanged]) -> None:
+        """304s, or bodies identical to the last ones: only the polling state moves.
+        Many sources in one transaction, since a quiet pass is mostly these."""
+        if not results:
+            return
         with Session(self.engine) as s, s.begin():
-            s.execute(update(SourceRow).where(SourceRow.id == source_id).values(
-                **_success(s, source_id, fetched, now, next_check_at, outcome)))
-            _log(s, source_id, now, duration, outcome, fetched.status, 0, 0)
-        return outcome
+            for r in results:
+                outcome = "not_modified" if r.fetched.not_modified else "unchanged"
+                s.execute(update(SOURCES).where(SOURCES.c.id == r.source_id).values(
+                    **_success(s, r.source_id, r.fetched, r.now, r.next_check_at, outcome)))
+            s.execute(insert(POLLS), [
+                {"source_id": r.source_id, "started_at": r.now, "duration": r.duration,
+                 "outcome": "not_modified" if r.fetched.not_modified else "unchanged",
+                 "status": r.fetched.status, "new": 0, "updated": 0, "error": None}
+                for r in results])
 
     def save_error(self, source_id: str, *, error: str, status: int | None, now: datetime,
                    next_check_at: datetime, count: bool = True, retire: bool = False,
@@ -369,9 +381,9 @@ def _config_hash(src: SourceConfig) -> str:
 
 def _log(s: Session, source_id: str, now: datetime, duration: float, outcome: str,
          status: int | None, new: int, updated: int, error: str | None = None) -> None:
-    s.execute(insert(PollRow).values(source_id=source_id, started_at=now, duration=duration,
-                                     outcome=outcome, status=status, new=new, updated=updated,
-                                     error=error))
+    s.execute(insert(POLLS).values(source_id=source_id, started_at=now, duration=duration,
+                                   outcome=outcome, status=status, new=new, updated=updated,
+                                   error=error))
 
 
 def _upsert_items(s: Session, source_id: str, entries: Sequence[Entry], now: datetime,
@@ -416,19 +428,22 @@ def _insert_new(s: Session, source_id: str, new: Sequence[Entry], now: datetime,
     if not new:
         return []
     candidates = _story_candidates(s, source_id, new)
-    stories: list[int] = []
-    for e in new:
-        story = find_story(e, candidates, window)
-        if story is None:
-            story = s.execute(insert(StoryRow).values(uid=str(uuid.uuid4()), created_at=now)
-                              .returning(StoryRow.id)).scalar_one()
-        stories.append(story)
+    joined = [find_story(e, candidates, window) for e in new]
+    # One multi-row insert mints every new story (ids come back in parameter order).
+    fresh = [{"uid": str(uuid.uuid4()), "created_at": now} for story in joined if story is None]
+    minted: list[int] = []
+    for chunk in _chunks(fresh):
+        minted.extend(s.execute(insert(STORIES).returning(STORIES.c.id,
+                                                          sort_by_parameter_order=True),
+                                list(chunk)).scalars())
+    mint = iter(minted)
+    stories = [story if story is not None else next(mint) for story in joined]
     rows = [dict(_content(e), source_id=source_id, identity=e.identity, story_id=story,
                  published=e.published, updated=e.updated, first_seen=now)
             for e, story in zip(new, stories, strict=True)]
     ids: list[int] = []
     for chunk in _chunks(rows):
-        result = s.execute(insert(ItemRow).returning(ItemRow.id, sort_by_parameter_order=True),
+        result = s.execute(insert(ITEMS).returning(ITEMS.c.id, sort_by_parameter_order=True),
                            list(chunk))
         ids.extend(result.scalars())
     return ids
@@ -457,7 +472,7 @@ def _write_topics(s: Session, pairs: Sequence[tuple[int, tuple[str, ...]]],
         s.execute(delete(ItemTopicRow).where(ItemTopicRow.item_id.in_(chunk)))  # type: ignore[attr-defined]
     rows = [{"item_id": i, "topic": t} for i, topics in pairs for t in topics]
     for chunk in _chunks(rows):
-        s.execute(insert(ItemTopicRow), list(chunk))
+        s.execute(insert(ITEM_TOPICS), list(chunk))
 
 
 def _section_filters(section: SectionConfig) -> list[Any]:
