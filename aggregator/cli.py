@@ -49,6 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("--no-serve", action="store_true", help="poll only, no HTTP server")
             cmd.add_argument("--tick", type=float, default=60.0, metavar="SECONDS",
                              help="how often to look for due sources (default 60)")
+    explain = sub.add_parser("explain", help="show why a text or a stored item has its topics",
+                             description="Show the matching view of a text (or of the stored "
+                                         "item ITEM_ID) and, for each topic, which term matched "
+                                         "where, or which exclude/with rule decided.")
+    explain.add_argument("item", nargs="?", type=int, metavar="ITEM_ID",
+                         help="a stored item's id")
+    explain.add_argument("--text", help="explain this text instead of a stored item")
+    sub.add_parser("retag", help="re-apply the topic rules to every stored item",
+                   description="Re-apply the current topic rules to every stored item and "
+                               "republish (also done by `run` when a reload changes topics).")
     sub.add_parser("status", help="show each source's polling state",
                    description="A table of sources: last poll, outcome, last error, items, "
                                "next due.")
@@ -235,9 +245,41 @@ def _notes(r: SourceStatus) -> list[str]:
     return notes
 
 
+def cmd_explain(config: Config, args: argparse.Namespace) -> int:
+    from aggregator.explain import explain_entry, explain_text
+    from aggregator.pipeline.tag import TopicMatcher
+    from aggregator.store import Store
+
+    matcher = TopicMatcher(config.topics)
+    if args.text is not None:
+        print(explain_text(args.text, matcher))
+        return EXIT_OK
+    if args.item is None:
+        print("error: give an ITEM_ID or --text", file=sys.stderr)
+        return EXIT_CONFIG
+    with Store(config.settings.database) as store:
+        found = list(store.stored_entries([args.item]))
+    if not found:
+        print(f"error: no stored item with id {args.item}", file=sys.stderr)
+        return EXIT_FAIL
+    print(explain_entry(found[0][1], matcher))
+    return EXIT_OK
+
+
+def cmd_retag(config: Config, args: argparse.Namespace) -> int:
+    from aggregator.publish import publish_all
+    from aggregator.store import Store
+    from aggregator.topics import retag_store
+
+    with Store(config.settings.database) as store:
+        print(retag_store(config, store))
+        publish_all(config, store)
+    return EXIT_OK
+
+
 def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
 COMMANDS = {"check": cmd_check, "poll": cmd_poll, "publish": cmd_publish, "serve": cmd_serve,
-            "run": cmd_run, "status": cmd_status}
+            "run": cmd_run, "status": cmd_status, "explain": cmd_explain, "retag": cmd_retag}

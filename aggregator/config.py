@@ -27,6 +27,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from aggregator.errors import ConfigError
+from aggregator.text.arabic import matching_view, word_view
 
 DEFAULT_CONFIG = "feeds.yaml"
 ENV_VAR = "AGGREGATOR_CONFIG"
@@ -81,12 +82,21 @@ class SourceConfig:
 
 @dataclass(frozen=True, slots=True)
 class TopicConfig:
-    """One entry of `topics:` (keyed by its id)."""
+    """One entry of `topics:` (keyed by its id). How terms match: aggregator.pipeline.tag.
+
+    The topic applies when one of `terms`, `case_sensitive` or `regex` matches, no `exclude`
+    term matches and, when `with_terms` is not empty, one of them matches too.
+    """
 
     id: str  # the key under `topics:`
     title: str  # human title, defaults to the id
-    terms: tuple[str, ...]  # any of these makes the topic apply
+    terms: tuple[str, ...]  # any of these makes the topic apply (every language group, in order)
     exclude: tuple[str, ...] = ()  # any of these vetoes the topic
+    with_terms: tuple[str, ...] = ()  # `with:`; when given, the topic also needs one of these
+    case_sensitive: tuple[str, ...] = ()  # more terms, matched only with exactly this case
+    regex: tuple[str, ...] = ()  # more terms: Python regexes searched in the matching view
+    terms_by_language: tuple[tuple[str, tuple[str, ...]], ...] = ()  # `terms:` by language,
+    # as written (documentation only: every term applies to text in any language)
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,15 +393,78 @@ def _sources(node: _Node | None) -> tuple[SourceConfig, ...]:
 
 
 def _topics(node: _Node | None) -> tuple[TopicConfig, ...]:
+    return tuple(_topic(key, value) for key, value in (node.entries() if node else []))
+
+
+_TermList = tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]  # terms, groups
+
+
+def _topic(key: _Node, node: _Node) -> TopicConfig:
+    ident = _ident(key)  # the key is the id: YAML itself refuses duplicates
     parsers: Parsers = {
-        "title": _text, "terms": lambda value: _texts(value, non_empty=True), "exclude": _texts,
+        "title": _text, "terms": lambda value: _term_list(value, non_empty=True),
+        "exclude": _term_list, "with": _term_list, "case_sensitive": _term_list,
+        "regex": lambda value: tuple(_regex(item) for item in value.items()),
     }
-    topics = []
-    for key, value in node.entries() if node is not None else []:
-        ident = _ident(key)  # the key is the id: YAML itself refuses duplicates
-        fields = {"title": ident} | _record(value, parsers, ["terms"])
-        topics.append(TopicConfig(id=ident, **fields))
-    return tuple(topics)
+    fields = node.fields(parsers)
+    if not fields.keys() & {"terms", "case_sensitive", "regex"}:
+        node.fail("missing required key 'terms'")
+    values = {name: parsers[name](value) for name, value in fields.items()}  # in file order
+    lists = {name: values.get(name, ((), ())) for name in
+             ("terms", "exclude", "with", "case_sensitive")}
+    if "case_sensitive" in fields:
+        _no_case_duplicates(fields["case_sensitive"], lists["terms"][0])
+    return TopicConfig(
+        id=ident, title=values.get("title", ident), terms=lists["terms"][0],
+        exclude=lists["exclude"][0], with_terms=lists["with"][0],
+        case_sensitive=lists["case_sensitive"][0], regex=values.get("regex", ()),
+        terms_by_language=lists["terms"][1])
+
+
+def _term_list(node: _Node, *, non_empty: bool = False) -> _TermList:
+    """A list of terms, or a mapping language -> list of terms: (all terms, the groups)."""
+    if isinstance(node.value, CommentedMap):
+        groups = tuple((_language(key), _terms(value)) for key, value in node.entries())
+        terms = tuple(term for _, group in groups for term in group)
+    else:
+        groups, terms = (), _terms(node)
+    if non_empty and not terms:
+        node.fail("must not be empty")
+    return terms, groups
+
+
+def _terms(node: _Node) -> tuple[str, ...]:
+    if node.value is None:  # `fr:` with nothing after it: a group left for later
+        return ()
+    terms = _texts(node)
+    for term, item in zip(terms, node.items(), strict=True):
+        if not word_view(term).split():
+            item.fail("a term needs a letter or digit")
+    return terms
+
+
+def _no_case_duplicates(node: _Node, terms: tuple[str, ...]) -> None:
+    folded = {" ".join(word_view(term).split()) for term in terms}
+    items = node.items() if isinstance(node.value, CommentedSeq) else [
+        item for _, group in node.entries() if group.value is not None for item in group.items()]
+    for item in items:
+        if " ".join(word_view(item.value).split()) in folded:
+            item.fail(f"'{item.value}' is also under terms, where it matches in any case: "
+                      "keep it in one of the two lists")
+
+
+def _regex(node: _Node) -> str:
+    """A Python regex over the matching view: it must compile and be written in that view."""
+    pattern = _text(node)
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        node.fail(f"invalid regex: {error.msg} at position {error.pos}")
+    for char in pattern:
+        if not char.isspace() and matching_view(char) not in (char, char.casefold()):
+            node.fail(f"the matching view the regex searches has no '{char}': write ا for "
+                      "أ إ آ, ه for ة, ي for ى, Western digits and no diacritics")
+    return pattern
 
 
 def _sections(node: _Node | None, topics: Collection[str],

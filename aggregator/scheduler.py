@@ -20,6 +20,7 @@ from aggregator.errors import ConfigError
 from aggregator.pipeline import Poller
 from aggregator.publish import publish_and_prune
 from aggregator.store import Store
+from aggregator.topics import retag_store
 
 log = logging.getLogger("aggregator.run")
 
@@ -57,7 +58,10 @@ class Runner:
             log.error("configuration not reloaded, keeping the previous one: %s", exc)
             return False
         self.store.sync_sources(config.sources)
+        topics_changed = config.topics != self.config.topics
         self.config = config
+        if topics_changed:
+            log.info("topics changed: %s", retag_store(config, self.store))
         log.info("configuration reloaded: %d sources, %d sections", len(config.sources),
                  len(config.sections))
         return True

@@ -162,6 +162,41 @@ def test_every_field_is_read() -> None:
     assert (section.max_items, section.description) == (20, "كل ما يخص إيران")
 
 
+def test_topic_terms_grouped_by_language_and_the_other_rules() -> None:
+    config = load("""\
+        topics:
+          us-politics:
+            terms:
+              ar: [ترامب, ترمب]
+              en: [White House]
+              fr:
+              ru: [Трамп]
+            case_sensitive: [Trump, Vance]
+            with: {en: [election], ar: [انتخابات]}
+            exclude: [trump card]
+            regex: ['\\bgop\\b']
+          ai:
+            case_sensitive: [AI]
+        """)
+
+    topic, ai = config.topics
+    assert topic.terms == ("ترامب", "ترمب", "White House", "Трамп")  # in file order
+    assert topic.terms_by_language == (
+        ("ar", ("ترامب", "ترمب")), ("en", ("White House",)), ("fr", ()), ("ru", ("Трамп",)))
+    assert topic.case_sensitive == ("Trump", "Vance")
+    assert topic.with_terms == ("election", "انتخابات")
+    assert topic.exclude == ("trump card",)
+    assert topic.regex == (r"\bgop\b",)
+    # `terms` may be left out when case_sensitive or regex terms are given.
+    assert (ai.terms, ai.case_sensitive, ai.terms_by_language) == ((), ("AI",), ())
+
+
+def test_a_plain_term_list_keeps_working() -> None:
+    topic = load(MINIMAL).topics[0]
+    assert (topic.terms, topic.terms_by_language, topic.with_terms, topic.regex) == (
+        ("إيران", "Iran"), (), (), ())
+
+
 def test_a_null_optional_value_counts_as_absent() -> None:
     config = load("""\
         sources:
@@ -387,7 +422,7 @@ def test_ruamel_is_imported_only_by_config() -> None:
             excludes: [football]
         """,
         "feeds.yaml:4: topics.iran: unknown key 'excludes' "
-        "(expected one of: title, terms, exclude)",
+        "(expected one of: title, terms, exclude, with, case_sensitive, regex)",
         id="unknown-topic-key"),
     pytest.param(
         """\
@@ -525,6 +560,41 @@ def test_ruamel_is_imported_only_by_config() -> None:
         "topics:\n  Iran:\n    terms: [Iran]\n",
         "feeds.yaml:2: topics.Iran: must match [a-z0-9-]+",
         id="bad-topic-id"),
+    pytest.param(
+        "topics:\n  iran:\n    terms: [Iran]\n    regex:\n      - 'iran(ian'\n",
+        "feeds.yaml:5: topics.iran.regex[0]: invalid regex: missing ), unterminated subpattern "
+        "at position 4",
+        id="invalid-regex"),
+    pytest.param(
+        "topics:\n  iran:\n    regex: ['إيران']\n",
+        "feeds.yaml:3: topics.iran.regex[0]: the matching view the regex searches has no 'إ': "
+        "write ا for أ إ آ, ه for ة, ي for ى, Western digits and no diacritics",
+        id="regex-not-in-the-matching-view"),
+    pytest.param(
+        "topics:\n  us:\n    terms: [trump, Biden]\n    case_sensitive:\n      - Trump\n",
+        "feeds.yaml:5: topics.us.case_sensitive[0]: 'Trump' is also under terms, where it "
+        "matches in any case: keep it in one of the two lists",
+        id="case-sensitive-term-also-a-term"),
+    pytest.param(
+        "topics:\n  iran:\n    terms:\n      ar: [إيران]\n      farsi: [ایران]\n",
+        "feeds.yaml:5: topics.iran.terms.farsi: not a language tag like ar, en or en-US",
+        id="terms-group-not-a-language"),
+    pytest.param(
+        "topics:\n  iran:\n    terms:\n      en: []\n      fr:\n",
+        "feeds.yaml:3: topics.iran.terms: must not be empty",
+        id="terms-groups-all-empty"),
+    pytest.param(
+        "topics:\n  iran:\n    terms: [Iran, «»]\n",
+        "feeds.yaml:3: topics.iran.terms[1]: a term needs a letter or digit",
+        id="term-without-letters"),
+    pytest.param(
+        "topics:\n  iran:\n    terms: [Iran]\n    with: nuclear\n",
+        "feeds.yaml:4: topics.iran.with: expected a list",
+        id="with-not-a-list"),
+    pytest.param(
+        "topics:\n  iran:\n    exclude: [football]\n",
+        "feeds.yaml:2: topics.iran: missing required key 'terms'",
+        id="only-exclude-terms"),
     pytest.param(
         "sources:\n  - id: BBC_arabic\n    url: https://feeds.bbci.co.uk/arabic/rss.xml\n",
         "feeds.yaml:2: sources[0].id: must match [a-z0-9-]+",

@@ -202,3 +202,25 @@ def _db(config: Path) -> str:
 
 def _utc(t: tuple[int, ...]) -> datetime:
     return datetime(*t[:6], tzinfo=UTC)
+
+
+def test_explain_and_retag(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    poll(site, capsys)
+    assert main(["--config", str(site), "explain", "--text", "وأوكرانيا تستعد للمفاوضات"]) == 0
+    out = capsys.readouterr().out
+    assert "matching view:" in out and "ukraine: yes" in out
+    assert main(["--config", str(site), "explain", "1"]) == 0
+    assert "stored topics:" in capsys.readouterr().out
+    assert main(["--config", str(site), "explain", "999999"]) == 1
+    capsys.readouterr()
+    # An operator widens a topic: retag files stored items under it, and the feed shows them.
+    assert not any("Harbour Rovers" in e.title for e in read(site, "us").entries)
+    text = site.read_text(encoding="utf-8").replace("exclude: [Harbour Rovers]",
+                                                    "exclude: [Congress party]").replace(
+        "House passes, Senate,", "House passes, Senate, Harbour Rovers,")
+    site.write_text(text, encoding="utf-8")
+    assert main(["--config", str(site), "retag"]) == 0
+    assert "entries change topics: +us-politics 1" in capsys.readouterr().out
+    assert any("Harbour Rovers" in e.title for e in read(site, "us").entries)
+    assert main(["--config", str(site), "retag"]) == 0
+    assert "no entry changes topics" in capsys.readouterr().out

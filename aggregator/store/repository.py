@@ -263,6 +263,30 @@ class Store:
                                                  StoryRow.id.not_in(still)))  # type: ignore[union-attr]
             return len(doomed)
 
+    # -- topics of stored items (explain, retag) -----------------------------------------------
+
+    def stored_entries(self, item_ids: Sequence[int] | None = None,
+                       batch: int = 1000) -> Iterator[tuple[int, Entry]]:
+        """Stored items as entries with their stored topics, in id order, in batches."""
+        last = 0
+        while True:
+            with Session(self.engine) as s:
+                query = select(ItemRow).where(ItemRow.id > last).order_by(ItemRow.id).limit(batch)  # type: ignore[arg-type,operator]
+                if item_ids is not None:
+                    query = query.where(ItemRow.id.in_(item_ids))  # type: ignore[union-attr]
+                rows = list(s.execute(query).scalars())
+                topics = _topics_of(s, [r.id for r in rows])
+            if not rows:
+                return
+            for r in rows:
+                yield r.id, _entry_of(r, topics.get(r.id, ()))
+            last = rows[-1].id
+
+    def set_topics(self, changes: Sequence[tuple[int, tuple[str, ...]]]) -> None:
+        """Replace the topics of these items, in one transaction."""
+        with Session(self.engine) as s, s.begin():
+            _write_topics(s, changes, replace=[i for i, _ in changes])
+
     # -- reading for publishing and status ------------------------------------------------------
 
     def section_stories(self, section: SectionConfig) -> list[StoryView]:
@@ -475,6 +499,25 @@ def _write_topics(s: Session, pairs: Sequence[tuple[int, tuple[str, ...]]],
         s.execute(insert(ITEM_TOPICS), list(chunk))
 
 
+def _topics_of(s: Session, ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    found: defaultdict[int, list[str]] = defaultdict(list)
+    for chunk in _chunks(list(ids)):
+        for item_id, topic in s.execute(
+                select(ItemTopicRow.item_id, ItemTopicRow.topic)
+                .where(ItemTopicRow.item_id.in_(chunk))  # type: ignore[attr-defined]
+                .order_by(ItemTopicRow.topic)):
+            found[item_id].append(topic)
+    return {i: tuple(t) for i, t in found.items()}
+
+
+def _entry_of(r: ItemRow, topics: tuple[str, ...]) -> Entry:
+    return Entry(source_id=r.source_id, guid=r.guid, link=r.link, canonical_link=r.canonical_link,
+                 title=r.title, summary_html=r.summary_html, content_html=r.content_html,
+                 text=r.text, title_key=r.title_key, author=r.author, language=r.language,
+                 published=r.published, updated=r.updated, content_hash=r.content_hash,
+                 identity=r.identity, topics=topics, image=r.image)
+
+
 def _section_filters(section: SectionConfig) -> list[Any]:
     filters = []
     if section.sources:
@@ -492,13 +535,7 @@ def _story_views(s: Session, story_ids: Sequence[int],
                       .where(ItemRow.story_id.in_(story_ids),  # type: ignore[attr-defined]
                              *_section_filters(section))
                       .order_by(ItemRow.published, ItemRow.id)).all()
-    topics: defaultdict[int, list[str]] = defaultdict(list)
-    for chunk in _chunks([row.ItemRow.id for row in items]):
-        for item_id, topic in s.execute(
-                select(ItemTopicRow.item_id, ItemTopicRow.topic)
-                .where(ItemTopicRow.item_id.in_(chunk))  # type: ignore[attr-defined]
-                .order_by(ItemTopicRow.topic)):
-            topics[item_id].append(topic)
+    topics = _topics_of(s, [row.ItemRow.id for row in items])
     by_story: defaultdict[int, list[ItemView]] = defaultdict(list)
     uids: dict[int, str] = {}
     for row in items:
@@ -508,6 +545,6 @@ def _story_views(s: Session, story_ids: Sequence[int],
             source_id=it.source_id, title=it.title, link=it.canonical_link or it.link,
             summary_html=it.summary_html,
             content_html=it.content_html, author=it.author, language=it.language,
-            published=it.published, updated=it.updated, topics=tuple(topics[it.id])))
+            published=it.published, updated=it.updated, topics=topics.get(it.id, ())))
     return [StoryView(uid=uids[sid], items=tuple(by_story[sid]))
             for sid in story_ids if by_story.get(sid)]
