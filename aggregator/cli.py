@@ -122,8 +122,25 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
             print("every source failed to connect: our network looks down, so these errors "
                   "were not counted against the sources")
         print(_total(outcomes))
-        publish_and_prune(config, store, utcnow())
+        # A pass that stored nothing would rewrite the same bytes: skip the work then.
+        if any(o.outcome in ("new", "updated") for o in outcomes) or _outputs_stale(config):
+            publish_and_prune(config, store, utcnow())
     return EXIT_OK
+
+
+def _outputs_stale(config: Config) -> bool:
+    """A section's feed is missing, or older than the config that defines it."""
+    try:
+        edited = config.path.stat().st_mtime
+    except OSError:
+        return True
+    for section in config.sections:
+        try:
+            if (config.settings.output_dir / f"{section.id}.atom").stat().st_mtime < edited:
+                return True
+        except OSError:
+            return True
+    return False
 
 
 def _total(outcomes: Sequence[PollOutcome]) -> str:

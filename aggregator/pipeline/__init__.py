@@ -12,11 +12,14 @@ each source run one after the other in a worker thread, so fetches keep flowing 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import multiprocessing
+import os
 import random
 import time
 from collections.abc import Callable, Collection, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -42,6 +45,7 @@ if TYPE_CHECKING:  # the store imports the dedupe decider from this package
     from aggregator.store import Store
 
 log = logging.getLogger("aggregator.poll")
+PARSE_POOL_MIN_SOURCES = 8  # below this, starting worker processes costs more than it saves
 Clock = Callable[[], datetime]
 
 
@@ -71,13 +75,16 @@ class Poller:
 
     def __init__(self, config: Config, store: Store, *, clock: Clock,
                  fetcher_factory: Callable[[], Fetcher] | None = None,
-                 random: Callable[[], float] = random.random) -> None:
+                 random: Callable[[], float] = random.random,
+                 parse_workers: int | None = None) -> None:
         self.config = config
         self.store = store
         self.clock = clock
         self.random = random  # jitter source, injected by tests
         self.matcher = TopicMatcher(config.topics)
         self.languages = configured_languages(config)
+        # Worker processes for parse … tag: one per core; 0 keeps it all in this process.
+        self.parse_workers = (os.cpu_count() or 1) if parse_workers is None else parse_workers
         settings = config.settings
         self._fetcher_factory = fetcher_factory or (lambda: Fetcher(
             timeout=settings.timeout.total_seconds(), max_body=settings.max_body_bytes,
@@ -101,7 +108,8 @@ class Poller:
         states = self.store.source_states(source_ids)
         loop = asyncio.get_running_loop()
         quiet: list[Unchanged] = []  # written together: most of a pass, most of the time
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="store") as worker:
+        with self._parse_pool(len(states)) as pool, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="store") as worker:
             async with self._fetcher_factory() as fetcher:
 
                 async def one(source_id: str) -> PollOutcome | _Unreachable:
@@ -118,8 +126,8 @@ class Poller:
                         if _unchanged(state, fetched):
                             outcome = self._quiet(state, fetched, started, quiet)
                         else:
-                            outcome = await loop.run_in_executor(worker, self._finish, state,
-                                                                 fetched, started)
+                            outcome = await self._changed(loop, pool, worker, state, fetched,
+                                                          started)
                     if on_outcome:
                         on_outcome(outcome)
                     return outcome
@@ -149,11 +157,42 @@ class Poller:
                           hints=hints, consecutive_errors=errors, jitter=settings.jitter,
                           random=self.random)
 
-    def _finish(self, state: SourceState, fetched: FetchResult, started: float) -> PollOutcome:
-        """Process and store one source's fetch; never raises."""
+    def _parse_pool(self, sources: int) -> contextlib.AbstractContextManager[Executor | None]:
+        """Worker processes for the CPU work, when the pass is big enough to pay for them."""
+        if self.parse_workers < 2 or sources < PARSE_POOL_MIN_SOURCES:
+            return contextlib.nullcontext()
+        # forkserver, not fork: `run` polls from a thread beside the web server's threads.
+        return ProcessPoolExecutor(max_workers=self.parse_workers,
+                                   mp_context=multiprocessing.get_context("forkserver"),
+                                   initializer=_init_worker, initargs=(self.config,))
+
+    async def _changed(self, loop: asyncio.AbstractEventLoop, pool: Executor | None,
+                       worker: Executor, state: SourceState, fetched: FetchResult,
+                       started: float) -> PollOutcome:
+        """A new body: parse … tag in a worker process (when there is a pool), then store
+        in the store thread."""
+        now = self.clock()
+        processed = None
+        if pool is not None:
+            try:
+                processed = await loop.run_in_executor(pool, _process_in_worker, fetched,
+                                                       state.source_id, now)
+            except SourceError as exc:
+                return await loop.run_in_executor(worker, self._fail, state, exc, started, True)
+            except Exception as exc:  # a crashed worker: record it, keep the pass going
+                log.exception("worker failed on %s", state.source_id)
+                return await loop.run_in_executor(
+                    worker, self._fail, state, SourceError(f"internal error: {exc!r}"),
+                    started, True)
+        return await loop.run_in_executor(worker, self._finish, state, fetched, started,
+                                          processed, now)
+
+    def _finish(self, state: SourceState, fetched: FetchResult, started: float,
+                processed: Processed | None = None, now: datetime | None = None) -> PollOutcome:
+        """Process (unless a worker did) and store one source's fetch; never raises."""
         source = self.config.source(state.source_id)
         try:
-            return self._store(state, source, fetched, self.clock(), started)
+            return self._store(state, source, fetched, now or self.clock(), started, processed)
         except SourceError as exc:
             return self._fail(state, exc, started, True)
         except Exception as exc:  # a bug must not stop the pass: record it on the source
@@ -174,9 +213,10 @@ class Poller:
                            status=fetched.status, duration=duration)
 
     def _store(self, state: SourceState, source: SourceConfig, fetched: FetchResult,
-               now: datetime, started: float) -> PollOutcome:
+               now: datetime, started: float, processed: Processed | None) -> PollOutcome:
         hints = Hints(cache_control=fetched.cache_control, expires=fetched.expires)
-        feed, entries = process(fetched, source, self.matcher, now, self.languages)
+        feed, entries = processed or process(fetched, source, self.matcher, now,
+                                             self.languages)
         hints = replace(hints, ttl_minutes=feed.ttl_minutes)
         new, updated = self.store.save_feed(
             state.source_id, fetched=fetched, feed=feed, entries=entries, now=now,
@@ -202,6 +242,22 @@ class Poller:
         return PollOutcome(state.source_id, "error", error=message, status=status,
                            duration=time.monotonic() - started, counted=counted,
                            connection_error=bool(getattr(exc, "connection", False)))
+
+
+Processed = tuple[ParsedFeed, tuple[Entry, ...]]
+_WORKER: tuple[Config, TopicMatcher, tuple[str, ...]] | None = None
+
+
+def _init_worker(config: Config) -> None:
+    """Build the matcher once per worker process."""
+    global _WORKER
+    _WORKER = (config, TopicMatcher(config.topics), configured_languages(config))
+
+
+def _process_in_worker(fetched: FetchResult, source_id: str, now: datetime) -> Processed:
+    assert _WORKER is not None, "worker not initialized"
+    config, matcher, languages = _WORKER
+    return process(fetched, config.source(source_id), matcher, now, languages)
 
 
 def _unchanged(state: SourceState, fetched: FetchResult) -> bool:

@@ -22,6 +22,8 @@ _DROP_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "noscript"
 _TAG = re.compile(r"<[^>]*>")
 _BLOCK_END = re.compile(r"</?(p|div|br|li|h[1-6]|tr|blockquote)\b[^>]*>", re.I)
 _SPACES = re.compile(r"\s+")
+# An href/src whose value does not start with an absolute http(s)/mailto URL.
+_RELATIVE = re.compile(r"""(?:href|src)\s*=\s*["']?\s*(?!https?:|mailto:)""", re.I)
 
 
 @lru_cache(maxsize=512)
@@ -39,7 +41,10 @@ def sanitize(fragment: str, base_url: str) -> str:
         return ""
     if "<" not in fragment and "&" not in fragment:
         return html.escape(fragment.strip(), quote=False)
-    return _cleaner(base_url).clean(fragment).strip()
+    # A cleaner per base URL is costly to build and items rarely share one; most content
+    # has only absolute links, and then one shared cleaner does.
+    cleaner = _cleaner(base_url) if _RELATIVE.search(fragment) else _cleaner("")
+    return cleaner.clean(fragment).strip()
 
 
 def plain_text(fragment: str) -> str:
