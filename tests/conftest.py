@@ -31,22 +31,42 @@ def _postgres_up() -> bool:
         return False
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of this test run's own on the real PostgreSQL server, dropped at the
+    end: concurrent runs on one machine (and their advisory locks) never meet."""
+    if not _postgres_up():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not running at 127.0.0.1:5432 (CI needs it)")
+        pytest.skip("PostgreSQL is not running at 127.0.0.1:5432")
+    import uuid
+
+    import psycopg
+
+    name = f"aggregator_test_{uuid.uuid4().hex[:12]}"
+    admin = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database: a SQLite file, then the real PostgreSQL server (emptied first)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
-    if not _postgres_up():
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is not running at 127.0.0.1:5432 (CI needs it)")
-        pytest.skip("PostgreSQL is not running at 127.0.0.1:5432")
+    url = request.getfixturevalue("postgres_url")
     from sqlalchemy import create_engine
     from sqlmodel import SQLModel
 
     import aggregator.store.tables  # noqa: F401  (registers the tables)
 
-    engine = create_engine(POSTGRES_URL)
+    engine = create_engine(url)
     SQLModel.metadata.drop_all(engine)
     engine.dispose()
-    yield POSTGRES_URL
+    yield url
