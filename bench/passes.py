@@ -1,0 +1,119 @@
+"""One timed pass of one tool, run by poll_vs_reader.py in a fresh process of its own.
+
+    python bench/passes.py ours   first|second WORKDIR
+    python bench/passes.py reader first|second WORKDIR
+
+WORKDIR holds feeds.yaml (ours) or urls.txt (reader); the database is kept there between
+the two passes. The libraries are imported before the clock starts, the same for both
+tools; the time covers what the user's command does after that. Prints one JSON line:
+wall and CPU seconds of the pass, the peak RSS of this process when the pass ends
+(getrusage ru_maxrss, imports included), and what the pass stored (read afterwards).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import re
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+WORKERS = 20  # both tools: 20 requests in flight
+
+
+def ours(which: str, work: Path) -> dict[str, Any]:
+    """`aggregator --config feeds.yaml poll --all`, in-process: load, sync, poll, publish."""
+    imported = time.perf_counter()
+    import aggregator.pipeline  # noqa: F401  (cmd_poll imports these lazily)
+    import aggregator.publish  # noqa: F401
+    import aggregator.scheduler  # noqa: F401
+    from aggregator.cli import main
+    from aggregator.config import load_config
+    from aggregator.store import Store
+
+    imported = time.perf_counter() - imported
+    out = io.StringIO()
+    started, cpu = time.perf_counter(), _cpu_seconds()
+    with contextlib.redirect_stdout(out):
+        status = main(["--config", str(work / "feeds.yaml"), "poll", "--all"])
+    seconds, cpu, peak = time.perf_counter() - started, _cpu_seconds() - cpu, _peak_rss_mib()
+    logging.shutdown()
+    lines = out.getvalue().splitlines()
+    total = next((line for line in lines if line.startswith("total:")), "")
+    counts = total.partition("(")[2].partition(")")[0]  # "(30 new, 0 updated, …)"
+    kinds = {k: int(n) for n, k in re.findall(r"(\d+) ([a-z ]+)", counts)}
+    config = load_config(work / "feeds.yaml")
+    with Store(config.settings.database) as store:
+        items, stories = store.count("items"), store.count("stories")
+    published = config.settings.output_dir / f"{config.sections[0].id}.atom"
+    return {"seconds": seconds, "cpu_seconds": cpu, "peak_rss_mib": peak,
+            "import_seconds": imported, "exit_status": status, "outcomes": kinds,
+            "errors": kinds.get("error", 0), "items": items, "stories": stories,
+            "published_entries": published.read_text(encoding="utf-8").count("<entry")
+            if published.exists() else 0,
+            "first_errors": [line for line in lines if ": error" in line][:5]}
+
+
+def reader(which: str, work: Path) -> dict[str, Any]:
+    """lemon24/reader: make_reader, add_feed (first pass only), update_feeds(workers=20)."""
+    imported = time.perf_counter()
+    import feedparser  # noqa: F401  (reader imports its parser lazily)
+    import requests  # noqa: F401
+    from reader import make_reader
+
+    imported = time.perf_counter() - imported
+    db = str(work / "reader.sqlite")
+    urls = (work / "urls.txt").read_text(encoding="utf-8").split()
+    setup = 0.0
+    if which == "first":  # adding the feeds is set-up, not polling: timed apart
+        started = time.perf_counter()
+        with contextlib.closing(make_reader(db)) as r:
+            for url in urls:
+                r.add_feed(url)
+        setup = time.perf_counter() - started
+    started, cpu = time.perf_counter(), _cpu_seconds()
+    r = make_reader(db)
+    # scheduled=False: every feed, due or not, as `poll --all` does (reader would otherwise
+    # skip them all on the second pass, an hour not having passed).
+    r.update_feeds(workers=WORKERS, scheduled=False)
+    r.close()
+    seconds, cpu, peak = time.perf_counter() - started, _cpu_seconds() - cpu, _peak_rss_mib()
+    with contextlib.closing(make_reader(db)) as r:
+        feeds = r.get_feed_counts()
+        first_errors = [f"{f.url}: {f.last_exception.value_str}"
+                        for f in r.get_feeds(broken=True, limit=5) if f.last_exception]
+        return {"seconds": seconds, "cpu_seconds": cpu, "peak_rss_mib": peak,
+                "import_seconds": imported, "setup_seconds": setup, "errors": feeds.broken,
+                "feeds": feeds.total, "items": r.get_entry_counts().total,
+                "first_errors": first_errors}
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process (all its threads) so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _peak_rss_mib() -> float:
+    """Peak resident set of this whole process so far; Linux reports ru_maxrss in KiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    tool, which, work = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    if which not in ("first", "second") or tool not in ("ours", "reader"):
+        sys.exit(__doc__)
+    result = (ours if tool == "ours" else reader)(which, work)
+    if tool == "ours":  # which copy of the code ran: poll_vs_reader.py puts a snapshot first
+        result["aggregator_path"] = str(Path(sys.modules["aggregator"].__file__ or "").parent)
+    result.update(tool=tool, which=which)
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
