@@ -8,6 +8,7 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aggregator import __version__
@@ -62,6 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="show each source's polling state",
                    description="A table of sources: last poll, outcome, last error, items, "
                                "next due.")
+    opml_in = sub.add_parser(
+        "import-opml", help="add the feeds listed in an OPML file to feeds.yaml",
+        description="Add every feed of an OPML file to the sources of feeds.yaml, keeping its "
+                    "comments and order; feeds whose URL is already listed are skipped.")
+    opml_in.add_argument("file", metavar="FILE", help="the OPML file ('-': standard input)")
+    opml_out = sub.add_parser(
+        "export-opml", help="write the sources as an OPML subscription list",
+        description="Write the enabled sources as an OPML 2.0 subscription list.")
+    opml_out.add_argument("-o", "--output", metavar="FILE",
+                          help="write to FILE instead of standard output")
     return parser
 
 
@@ -298,5 +309,40 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
+def cmd_import_opml(config: Config, args: argparse.Namespace) -> int:
+    from aggregator.config import NewSource, add_sources
+    from aggregator.publish.opml import read_opml
+
+    try:
+        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+        feeds = read_opml(data)
+    except (OSError, ValueError) as exc:
+        print(f"error: {args.file}: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    added = add_sources(config.path, [NewSource(f.url, f.title, f.language) for f in feeds])
+    for ident in added:
+        print(f"added source {ident}")
+    print(f"{len(added)} sources added to {config.path}; {len(feeds) - len(added)} of the "
+          f"{len(feeds)} feeds in {args.file} skipped as listed already")
+    return EXIT_OK
+
+
+def cmd_export_opml(config: Config, args: argparse.Namespace) -> int:
+    from aggregator.publish.opml import sources_opml
+    from aggregator.publish.write import write_atomic
+    from aggregator.store import Store
+
+    with Store(config.settings.database) as store:
+        data = sources_opml(config, store.feed_meta())
+    if args.output:
+        write_atomic(Path(args.output), data)
+        print(f"{sum(s.enabled for s in config.sources)} sources written to {args.output}")
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    return EXIT_OK
+
+
 COMMANDS = {"check": cmd_check, "poll": cmd_poll, "publish": cmd_publish, "serve": cmd_serve,
-            "run": cmd_run, "status": cmd_status, "explain": cmd_explain, "retag": cmd_retag}
+            "run": cmd_run, "status": cmd_status, "explain": cmd_explain, "retag": cmd_retag,
+            "import-opml": cmd_import_opml, "export-opml": cmd_export_opml}

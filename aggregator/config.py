@@ -481,3 +481,161 @@ def _sections(node: _Node | None, topics: Collection[str],
     }
     items, required = node.items() if node is not None else [], ("id", "title", "topics")
     return tuple(SectionConfig(**_record(item, parsers, required)) for item in items)
+
+
+# --- editing feeds.yaml: adding sources (`aggregator import-opml`) ---------------------------
+# ruamel reads the file round-trip to find where the `sources:` list ends and to write the new
+# entries in the style of the existing ones (block or flow); that text is spliced in after
+# the last entry, so every other byte of the file (comments, order, flow lists, quoting,
+# line endings) stays as it was. The result is validated before it replaces the file.
+
+_SOURCES_LINE = re.compile(r"(\s*sources\s*:)\s*(?:\[\s*\]|~|null)?\s*(#.*)?")
+
+
+@dataclass(frozen=True, slots=True)
+class NewSource:
+    """A source to add; its id is derived from its title or host, unique in the file."""
+
+    url: str  # http(s) address of the feed
+    title: str | None = None  # becomes `title:` when given
+    language: str | None = None  # becomes `language:` when it is a valid tag
+
+
+def add_sources(path: str | os.PathLike[str], new_sources: Iterable[NewSource]) -> list[str]:
+    """Append the sources whose URL the file does not list yet; return the ids they got."""
+    import io  # this block's own needs, kept apart from loading
+
+    file = Path(path)
+    raw = file.read_bytes()
+    root = _read(file, str(path))
+    if not isinstance(root, CommentedMap):
+        raise ConfigError("expected a mapping of settings, sources, topics and sections",
+                          file=str(path))
+    listed = root.get("sources")
+    existing = [s for s in listed if isinstance(s, dict)] if isinstance(listed, list) else []
+    urls = {_url_key(str(s.get("url", ""))) for s in existing}
+    ids = {str(s.get("id")) for s in existing}
+    entries: list[CommentedMap] = []
+    for new in new_sources:
+        key = _url_key(new.url)
+        if key in urls or not key:
+            continue
+        urls.add(key)
+        ident = _fresh_id(_slug(new.title or "") or _slug(_host(new.url)) or "source", ids)
+        ids.add(ident)
+        entry = CommentedMap(id=ident, url=new.url.strip())
+        if new.title and new.title.strip():
+            entry["title"] = new.title.strip()
+        if new.language and _LANGUAGE.fullmatch(new.language.strip()):
+            entry["language"] = new.language.strip().lower()
+        entries.append(entry)
+    if not entries:
+        return []
+    text = raw.decode("utf-8-sig")
+    newline = "\r\n" if "\r\n" in text else "\n"
+    last = existing[-1] if existing else None
+    flow = isinstance(last, CommentedMap) and bool(last.fa.flow_style())
+    yaml = YAML(typ="rt")
+    yaml.width = 4096  # never fold a long title or URL
+    yaml.indent(mapping=2, sequence=2, offset=0)
+    for entry in entries:
+        if flow:
+            entry.fa.set_flow_style()
+    out = io.StringIO()
+    yaml.dump(entries, out)
+    edited = _splice(text, root, listed if existing else None, out.getvalue(), str(path))
+    bom = "\ufeff" if raw.startswith(b"\xef\xbb\xbf") else ""
+    _replace_checked(file, bom + edited.replace("\n", newline).replace("\r\r\n", "\r\n"))
+    return [str(e["id"]) for e in entries]
+
+
+def _splice(text: str, root: CommentedMap, listed: CommentedSeq | None, block: str,
+            name: str) -> str:
+    """`text` with the dumped entries (`block`, dash at column 0) inserted as the last items
+    of `sources:`, or as a new `sources:` list when it has none."""
+    lines = text.splitlines(keepends=True)
+    if listed is not None:
+        line, col = listed.lc.item(len(listed) - 1)
+        dash = lines[line].rfind("-", 0, col)
+        end = _item_end(lines, line, dash)
+        return "".join(lines[:end + 1]) + _indented(block, dash) + "".join(lines[end + 1:])
+    if "sources" not in root:
+        tail = "" if not text or text.endswith("\n") else "\n"
+        return f"{text}{tail}sources:\n{_indented(block, 2)}"
+    key_line = root.lc.key("sources")[0]
+    match = _SOURCES_LINE.fullmatch(lines[key_line].rstrip("\r\n"))
+    if match is None:
+        raise ConfigError("cannot add to `sources:` as it is written; add one source by hand "
+                          "first", path="sources", line=key_line + 1, file=name)
+    comment = f"  {match[2]}" if match[2] else ""
+    head = f"{match[1]}{comment}\n"
+    return "".join(lines[:key_line]) + head + _indented(block, 2) + "".join(lines[key_line + 1:])
+
+
+def _item_end(lines: list[str], start: int, dash: int) -> int:
+    """The last line that belongs to the list item starting at `start` (its dash at column
+    `dash`): lines indented deeper, up to the next line that is not. Comments and blank
+    lines after it stay where they are."""
+    end = start
+    for number in range(start + 1, len(lines)):
+        stripped = lines[number].strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if len(lines[number]) - len(lines[number].lstrip(" ")) <= dash:
+            break
+        end = number
+    return end
+
+
+def _indented(block: str, columns: int) -> str:
+    return "".join(" " * columns + line if line.strip() else line
+                   for line in block.splitlines(keepends=True))
+
+
+def _replace_checked(file: Path, text: str) -> None:
+    """Validate the edited text with load_config, then replace the file atomically."""
+    temporary = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8", newline="")
+        load_config(temporary)
+        os.chmod(temporary, file.stat().st_mode & 0o7777)
+        os.replace(temporary, file)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _url_key(url: str) -> str:
+    """What makes two feed URLs the same: scheme and host in any case, a trailing slash."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return ""
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return ""
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}?{parts.query}"
+
+
+def _host(url: str) -> str:
+    try:
+        host = urlsplit(url.strip()).hostname or ""
+    except ValueError:
+        return ""
+    for prefix in ("www.", "feeds.", "feed.", "rss."):  # feeds.bbci.co.uk -> bbci-co-uk
+        host = host.removeprefix(prefix)
+    return host
+
+
+def _slug(text: str) -> str:
+    """[a-z0-9-]+ from a title or host: accents dropped, other scripts left out."""
+    import unicodedata  # this block's own needs, kept apart from loading
+
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:48].rstrip("-")
+
+
+def _fresh_id(base: str, taken: Collection[str]) -> str:
+    ident, n = base, 2
+    while ident in taken:
+        ident, n = f"{base}-{n}", n + 1
+    return ident

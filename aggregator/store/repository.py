@@ -34,6 +34,7 @@ from aggregator.store.tables import (
     StoryRow,
     TombstoneRow,
 )
+from aggregator.store.views import PollView
 
 # Core tables: multi-row inserts through them skip the ORM's bulk machinery.
 ITEMS = ItemRow.__table__  # type: ignore[attr-defined]
@@ -330,6 +331,25 @@ class Store:
                  "polls": PollRow, "item_topics": ItemTopicRow}[table]
         with Session(self.engine) as s:
             return int(s.execute(select(func.count()).select_from(model)).scalar_one())
+
+    # -- web reads ------------------------------------------------------------------------------
+
+    def recent_polls(self, limit: int = 50) -> list[PollView]:
+        """The last `limit` polls of any source, newest first."""
+        with Session(self.engine) as s:
+            newest = (PollRow.started_at.desc(), PollRow.id.desc())  # type: ignore[attr-defined,union-attr]
+            rows = s.execute(select(PollRow).order_by(*newest).limit(limit)).scalars()
+            return [PollView(source_id=r.source_id, started_at=r.started_at,
+                             duration=r.duration, outcome=r.outcome, status=r.status,
+                             new=r.new, updated=r.updated, error=r.error) for r in rows]
+
+    def status_version(self) -> tuple[int, int, datetime | None]:
+        """Changes whenever the status page would: (last poll id, items, last poll time)."""
+        with Session(self.engine) as s:
+            last, when = s.execute(select(func.max(PollRow.id),
+                                          func.max(PollRow.started_at))).one()
+            items = s.execute(select(func.count()).select_from(ItemRow)).scalar_one()
+            return int(last or 0), int(items), when
 
 
 # -- helpers ------------------------------------------------------------------------------------

@@ -1,181 +1,193 @@
-"""HTTP serving of the published outputs: a small ASGI app (run by uvicorn in `serve`/`run`).
+"""HTTP serving of the outputs: a small ASGI app (run by uvicorn in `serve`/`run`).
 
-Only files named after configured sections are served, so no request path ever reaches
-the file system (no traversal). Conditional requests, HEAD and gzip are handled here.
+A request path is matched against a fixed set of patterns and its ids against the config;
+only then is a file name built (publish/urls.py), so no request path ever reaches the file
+system (no traversal, nothing else in the folder is reachable). Every output gets a strong
+ETag, Last-Modified, 304s, HEAD, gzip with Vary, and a max-age close to how often it can
+change. Everything is a published file except /status, rendered from the database.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import gzip
-import hashlib
-import html
+import logging
+import re
 import signal
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
-from typing import Any
 
 import uvicorn
 
+from aggregator import site
 from aggregator.config import Config
+from aggregator.errors import StoreError
+from aggregator.publish import urls
+from aggregator.publish.archive import day_of
+from aggregator.site.views import section_card
+from aggregator.store import Store
+from aggregator.web.http import (
+    Receive,
+    Resource,
+    Scope,
+    Send,
+    lifespan,
+    resource,
+    respond,
+    send_response,
+)
+from aggregator.web.status import StatusPage
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-ATOM_TYPE = "application/atom+xml; charset=utf-8"
+log = logging.getLogger(__name__)
 HTML_TYPE = "text/html; charset=utf-8"
-GZIP_MIN = 1024  # smaller bodies are not worth compressing
+CORS = ((b"access-control-allow-origin", b"*"),)  # web-based feed readers fetch from pages
+# The pages carry no script and load nothing from elsewhere; say so, in case a feed's text
+# ever slipped through escaping.
+PAGE_HEADERS = ((b"content-security-policy",
+                 b"default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                 b"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+                (b"referrer-policy", b"strict-origin-when-cross-origin"))
+ARCHIVE_MAX_AGE = 24 * 3600  # a past day's archive document rarely changes again
+CACHE_LIMIT = 4096  # resources kept in memory; the cache is emptied beyond it
+
+_FEED = re.compile(r"/feeds/([a-z0-9-]+)\.(atom|rss|json)")
+_ARCHIVE = re.compile(r"/feeds/([a-z0-9-]+)/archive/([0-9]{4}-[0-9]{2}-[0-9]{2})\.atom")
+_SECTION = re.compile(r"/sections/([a-z0-9-]+)")
+_OPML = re.compile(r"/opml/(sources|sections)\.opml")
 
 
 @dataclass(frozen=True, slots=True)
-class Resource:
-    """One output, ready to send: bytes, validators and a compressed copy."""
+class Target:
+    """What a request path names: a published file, or (file None) a page built here."""
 
-    body: bytes
-    gz: bytes | None
-    etag: str  # strong: the same bytes give the same ETag on every node
-    last_modified: datetime
+    file: Path | None
     content_type: str
+    max_age: int  # seconds of Cache-Control
+    headers: tuple[tuple[bytes, bytes], ...]
+    page: str | None = None  # "status" or "index" when file is None
+
+
+def publish_max_age(config: Config) -> int:
+    """How long a copy may be reused: no source is polled more often than min_interval,
+    so outputs change about that often (5 minutes by default), within [1 min, 1 hour]."""
+    return int(min(max(config.settings.min_interval.total_seconds(), 60), 3600))
+
+
+def resolve(path: str, config: Config, today: str | None = None) -> Target | None:
+    """The target of a request path, or None (404). Pure, apart from naming files."""
+    out, age = config.settings.output_dir, publish_max_age(config)
+    sections = {s.id for s in config.sections}
+    if path in ("/", "/index.html"):
+        index = urls.index_file(out)
+        if index.exists():
+            return Target(index, HTML_TYPE, age, PAGE_HEADERS)
+        return Target(None, HTML_TYPE, age, PAGE_HEADERS, "index")  # nothing published yet
+    if path == "/status":
+        return Target(None, HTML_TYPE, min(60, age), PAGE_HEADERS, "status")
+    if (m := _FEED.fullmatch(path)) and m[1] in sections:
+        media = urls.FORMATS[m[2]][1]
+        return Target(urls.feed_file(out, m[1], m[2]), f"{media}; charset=utf-8", age, CORS)
+    if (m := _ARCHIVE.fullmatch(path)) and m[1] in sections:
+        closed = m[2] < (today or day_of(datetime.now(UTC)))
+        return Target(urls.archive_file(out, m[1], m[2]), "application/atom+xml; charset=utf-8",
+                      ARCHIVE_MAX_AGE if closed else age, CORS)
+    if (m := _SECTION.fullmatch(path)) and m[1] in sections:
+        return Target(urls.section_file(out, m[1]), HTML_TYPE, age, PAGE_HEADERS)
+    if m := _OPML.fullmatch(path):
+        return Target(urls.opml_file(out, m[1]), f"{urls.OPML_TYPE}; charset=utf-8", age, CORS)
+    return None
 
 
 class OutputApp:
-    """The ASGI application. `config` is a callable so a reloaded config takes effect."""
+    """The ASGI application. `config` is a callable so a reloaded config takes effect;
+    `store` serves /status (default: opened on the config's database when first needed)."""
 
-    def __init__(self, config: Callable[[], Config]) -> None:
+    def __init__(self, config: Callable[[], Config], store: Store | None = None) -> None:
         self._config = config
-        self._cache: dict[Path, tuple[tuple[int, int], Resource]] = {}
+        self._cache: dict[Path, tuple[tuple[int, int, int], Resource]] = {}
+        self._status = StatusPage(store)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
+            self._status.close()
             return
         if scope["type"] != "http":
             return
         method = scope["method"]
         if method not in ("GET", "HEAD"):
-            await _send(send, 405, b"method not allowed\n", [(b"allow", b"GET, HEAD")],
-                        head=False)
+            await send_response(send, 405, b"method not allowed\n", [(b"allow", b"GET, HEAD")],
+                                head=False)
             return
-        resource = self._route(scope["path"])
-        if resource is None:
-            await _send(send, 404, b"not found\n", [(b"content-type", b"text/plain")],
-                        head=method == "HEAD")
-            return
-        await _respond(scope, send, resource, self._max_age())
-
-    def _max_age(self) -> int:
-        return int(min(self._config().settings.default_interval.total_seconds(), 3600))
-
-    def _route(self, path: str) -> Resource | None:
         config = self._config()
-        if path in ("/", "/index.html"):
-            return _page(index_page(config))
-        if path.startswith("/feeds/") and path.endswith(".atom"):
-            section_id = path[len("/feeds/"):-len(".atom")]
-            if any(s.id == section_id for s in config.sections):
-                return self._file(config.settings.output_dir / f"{section_id}.atom", ATOM_TYPE)
-        return None
+        target = resolve(scope["path"], config)
+        res = None
+        if target is not None and target.page == "status":
+            try:
+                res = await asyncio.to_thread(self._status.get, config, target.headers)
+            except StoreError as exc:  # the database is down: say so, keep serving the rest
+                log.warning("status page: %s", exc)
+                await send_response(send, 503, b"status unavailable: database unreachable\n",
+                                    [(b"content-type", b"text/plain; charset=utf-8"),
+                                     (b"retry-after", b"60")], head=method == "HEAD")
+                return
+        elif target is not None and target.page == "index":
+            res = resource(index_page(config).encode("utf-8"), HTML_TYPE,
+                           _mtime(config.path), target.headers)
+        elif target is not None and target.file is not None:
+            res = self._file(target)
+        if target is None or res is None:
+            await send_response(send, 404, b"not found\n",
+                                [(b"content-type", b"text/plain; charset=utf-8")],
+                                head=method == "HEAD")
+            return
+        await respond(scope, send, res, target.max_age)
 
-    def _file(self, path: Path, content_type: str) -> Resource | None:
+    def _file(self, target: Target) -> Resource | None:
+        path = target.file
+        assert path is not None
         try:
             st = path.stat()
-        except FileNotFoundError:
+        except OSError:  # not published (yet)
             return None
-        key = (st.st_mtime_ns, st.st_size)
+        key = (st.st_mtime_ns, st.st_size, st.st_ino)  # an atomic replace changes the inode
         cached = self._cache.get(path)
         if cached and cached[0] == key:
             return cached[1]
-        resource = _resource(path.read_bytes(), content_type,
-                             datetime.fromtimestamp(int(st.st_mtime), UTC))
-        self._cache[path] = (key, resource)
-        return resource
-
-
-def _resource(body: bytes, content_type: str, modified: datetime) -> Resource:
-    digest = hashlib.sha256(body).hexdigest()[:32]
-    gz = gzip.compress(body, compresslevel=6, mtime=0) if len(body) >= GZIP_MIN else None
-    return Resource(body, gz, f'"{digest}"', modified, content_type)
-
-
-def _page(text: str) -> Resource:
-    body = text.encode("utf-8")
-    return _resource(body, HTML_TYPE, datetime(2026, 1, 1, tzinfo=UTC))
-
-
-async def _respond(scope: Scope, send: Send, res: Resource, max_age: int) -> None:
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-    common = [(b"etag", res.etag.encode()),
-              (b"last-modified", format_datetime(res.last_modified, usegmt=True).encode()),
-              (b"cache-control", f"public, max-age={max_age}".encode()),
-              (b"vary", b"Accept-Encoding")]
-    if _not_modified(headers, res):
-        await _send(send, 304, b"", common, head=True)
-        return
-    body = res.body
-    extra = [(b"content-type", res.content_type.encode())]
-    if res.gz is not None and "gzip" in headers.get("accept-encoding", ""):
-        body = res.gz
-        extra.append((b"content-encoding", b"gzip"))
-    await _send(send, 200, body, common + extra, head=scope["method"] == "HEAD")
-
-
-def _not_modified(headers: dict[str, str], res: Resource) -> bool:
-    """RFC 9110 §13.1: If-None-Match wins over If-Modified-Since."""
-    if "if-none-match" in headers:
-        tags = [t.strip().removeprefix("W/") for t in headers["if-none-match"].split(",")]
-        return "*" in tags or res.etag in tags
-    since = headers.get("if-modified-since")
-    if since:
         try:
-            return res.last_modified <= parsedate_to_datetime(since)
-        except (TypeError, ValueError):
-            return False
-    return False
-
-
-async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]], *,
-                head: bool) -> None:
-    headers = headers + [(b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": b"" if head else body})
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
+            body = path.read_bytes()
+        except OSError:
+            return None
+        res = resource(body, target.content_type, datetime.fromtimestamp(int(st.st_mtime), UTC),
+                       target.headers)
+        if len(self._cache) >= CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[path] = (key, res)
+        return res
 
 
 def index_page(config: Config) -> str:
-    """The list of sections with their feed addresses."""
-    rows = []
-    for s in config.sections:
-        url = f"{config.settings.base_url}feeds/{s.id}.atom"
-        rows.append(f'<li><a href="{html.escape(url)}" dir="auto">{html.escape(s.title)}</a> '
-                    f"<code>{html.escape(url)}</code></li>")
-    links = "".join(
-        f'<link rel="alternate" type="application/atom+xml" title="{html.escape(s.title)}" '
-        f'href="{html.escape(config.settings.base_url)}feeds/{html.escape(s.id)}.atom">'
-        for s in config.sections)
-    return ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>aggregator</title>{links}</head><body><h1>Sections</h1>"
-            f"<ul>{''.join(rows)}</ul></body></html>\n")
+    """The index before anything was published: the sections and their feed addresses."""
+    return site.index_page([section_card(s, [], language=None, archived=0, days=0)
+                            for s in config.sections], opml=False)
+
+
+def _mtime(path: Path) -> datetime:
+    try:
+        return datetime.fromtimestamp(int(path.stat().st_mtime), UTC)
+    except OSError:
+        return datetime(2026, 1, 1, tzinfo=UTC)
 
 
 class _Server(uvicorn.Server):
     """uvicorn re-raises the signal it caught once it has shut down, which would end the
     process with -15 instead of a clean exit; `serve` installs its own handlers instead."""
 
-    def capture_signals(self) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext()
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def serve(config: Callable[[], Config], host: str, port: int) -> None:
@@ -195,4 +207,4 @@ def serve(config: Callable[[], Config], host: str, port: int) -> None:
             signal.signal(sig, handler)
 
 
-__all__ = ["OutputApp", "index_page", "serve"]
+__all__ = ["OutputApp", "index_page", "resolve", "serve"]
