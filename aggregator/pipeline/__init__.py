@@ -108,6 +108,7 @@ class Poller:
         states = self.store.source_states(source_ids)
         loop = asyncio.get_running_loop()
         quiet: list[Unchanged] = []  # written together: most of a pass, most of the time
+        self._stage = asyncio.Semaphore(2 * max(self.parse_workers, 1) + 2)
         with self._parse_pool(len(states)) as pool, \
                 ThreadPoolExecutor(max_workers=1, thread_name_prefix="store") as worker:
             async with self._fetcher_factory() as fetcher:
@@ -171,6 +172,12 @@ class Poller:
                        started: float) -> PollOutcome:
         """A new body: parse … tag in a worker process (when there is a pool), then store
         in the store thread."""
+        async with self._stage:  # bounded: parsed feeds must not pile up before the store
+            return await self._process_and_store(loop, pool, worker, state, fetched, started)
+
+    async def _process_and_store(self, loop: asyncio.AbstractEventLoop, pool: Executor | None,
+                                 worker: Executor, state: SourceState, fetched: FetchResult,
+                                 started: float) -> PollOutcome:
         now = self.clock()
         processed = None
         if pool is not None:

@@ -42,6 +42,7 @@ STORIES = StoryRow.__table__  # type: ignore[attr-defined]
 ITEM_TOPICS = ItemTopicRow.__table__  # type: ignore[attr-defined]
 POLLS = PollRow.__table__  # type: ignore[attr-defined]
 SOURCES = SourceRow.__table__  # type: ignore[attr-defined]
+TOMBSTONES = TombstoneRow.__table__  # type: ignore[attr-defined]
 CHUNK = 500  # keeps IN lists and multi-row inserts under every engine's parameter limit
 POLL_LOCK_KEY = 0x61676772  # "aggr": the advisory lock id of a poll pass
 MOVE_AFTER = 3  # polls in a row ending at the same permanent redirect before we follow it
@@ -198,7 +199,7 @@ class Store:
         with Session(self.engine) as s, s.begin():
             new, changed = _upsert_items(s, source_id, entries, now, story_window)
             outcome = "new" if new else "updated" if changed else "unchanged"
-            s.execute(update(SourceRow).where(SourceRow.id == source_id).values(
+            s.execute(update(SOURCES).where(SOURCES.c.id == source_id).values(
                 feed_title=feed.title, feed_link=feed.link, feed_language=feed.language,
                 body_hash=fetched.body_hash, **_success(s, source_id, fetched, now,
                                                         next_check_at, outcome)))
@@ -255,7 +256,7 @@ class Store:
                 s.execute(insert(TombstoneRow), list(chunk))
             ids = [r.id for r in doomed]
             for chunk in _chunks(ids):
-                s.execute(delete(ItemTopicRow).where(ItemTopicRow.item_id.in_(chunk)))  # type: ignore[attr-defined]
+                s.execute(delete(ITEM_TOPICS).where(ITEM_TOPICS.c.item_id.in_(chunk)))
                 s.execute(delete(ItemRow).where(ItemRow.id.in_(chunk)))  # type: ignore[union-attr]
             stories = sorted({r.story_id for r in doomed})
             for chunk in _chunks(stories):
@@ -411,8 +412,8 @@ def _redirect(s: Session, source_id: str, target: str | None) -> dict[str, Any]:
     """Permanent redirects are adopted after MOVE_AFTER polls in a row end at one URL."""
     if target is None:
         return {"redirect_url": None, "redirect_count": 0}
-    row = s.execute(select(SourceRow.redirect_url, SourceRow.redirect_count)
-                    .where(SourceRow.id == source_id)).one()
+    row = s.execute(select(SOURCES.c.redirect_url, SOURCES.c.redirect_count)
+                    .where(SOURCES.c.id == source_id)).one()
     count = row.redirect_count + 1 if row.redirect_url == target else 1
     if count >= MOVE_AFTER:
         return {"fetch_url": target, "redirect_url": None, "redirect_count": 0}
@@ -435,24 +436,24 @@ def _upsert_items(s: Session, source_id: str, entries: Sequence[Entry], now: dat
     """Insert new entries, update changed ones in place; return (new, [(id, changed)])."""
     existing: dict[str, Any] = {}
     for chunk in _chunks([e.identity for e in entries]):
-        rows = s.execute(select(ItemRow.id, ItemRow.identity, ItemRow.content_hash,
-                                ItemRow.updated)
-                         .where(ItemRow.source_id == source_id,
-                                ItemRow.identity.in_(chunk)))  # type: ignore[attr-defined]
+        # Core columns throughout the write path: ORM-enabled statements cost more
+        rows = s.execute(select(ITEMS.c.id, ITEMS.c.identity, ITEMS.c.content_hash,
+                                ITEMS.c.updated)
+                         .where(ITEMS.c.source_id == source_id, ITEMS.c.identity.in_(chunk)))
         existing.update({r.identity: r for r in rows})
     new = [e for e in entries if e.identity not in existing]
     if new:
         gone = set()
         for chunk in _chunks([e.identity for e in new]):
-            gone.update(s.execute(select(TombstoneRow.identity).where(
-                TombstoneRow.source_id == source_id,
-                TombstoneRow.identity.in_(chunk))).scalars())  # type: ignore[attr-defined]
+            gone.update(s.execute(select(TOMBSTONES.c.identity).where(
+                TOMBSTONES.c.source_id == source_id,
+                TOMBSTONES.c.identity.in_(chunk))).scalars())
         new = [e for e in new if e.identity not in gone]
     changed = [(existing[e.identity].id, e) for e in entries
                if e.identity in existing and existing[e.identity].content_hash != e.content_hash]
     for item_id, e in changed:
         before = existing[e.identity].updated
-        s.execute(update(ItemRow).where(ItemRow.id == item_id).values(
+        s.execute(update(ITEMS).where(ITEMS.c.id == item_id).values(
             **_content(e), updated=e.updated if e.updated > before else max(before, now)))
     ids = _insert_new(s, source_id, new, now, window)
     _write_topics(s, [(i, e.topics) for i, e in zip(ids, new, strict=True)]
@@ -474,35 +475,42 @@ def _insert_new(s: Session, source_id: str, new: Sequence[Entry], now: datetime,
     candidates = _story_candidates(s, source_id, new)
     joined = [find_story(e, candidates, window) for e in new]
     # One multi-row insert mints every new story (ids come back in parameter order).
-    fresh = [{"uid": str(uuid.uuid4()), "created_at": now} for story in joined if story is None]
-    minted: list[int] = []
-    for chunk in _chunks(fresh):
-        minted.extend(s.execute(insert(STORIES).returning(STORIES.c.id,
-                                                          sort_by_parameter_order=True),
-                                list(chunk)).scalars())
-    mint = iter(minted)
-    stories = [story if story is not None else next(mint) for story in joined]
-    rows = [dict(_content(e), source_id=source_id, identity=e.identity, story_id=story,
-                 published=e.published, updated=e.updated, first_seen=now)
-            for e, story in zip(new, stories, strict=True)]
-    ids: list[int] = []
-    for chunk in _chunks(rows):
-        result = s.execute(insert(ITEMS).returning(ITEMS.c.id, sort_by_parameter_order=True),
-                           list(chunk))
-        ids.extend(result.scalars())
-    return ids
+    # Plain executemany, then one lookup for the ids: RETURNING with many rows falls back to
+    # one statement per row on SQLite.
+    fresh = [str(uuid.uuid4()) for story in joined if story is None]
+    if fresh:
+        s.execute(insert(STORIES), [{"uid": uid, "created_at": now} for uid in fresh])
+    minted = _ids_by(s, STORIES.c.uid, fresh)
+    mint = iter(fresh)
+    stories = [story if story is not None else minted[next(mint)] for story in joined]
+    s.execute(insert(ITEMS), [dict(_content(e), source_id=source_id, identity=e.identity,
+                                   story_id=story, published=e.published, updated=e.updated,
+                                   first_seen=now)
+                              for e, story in zip(new, stories, strict=True)])
+    ids = _ids_by(s, ITEMS.c.identity, [e.identity for e in new],
+                  ITEMS.c.source_id == source_id)
+    return [ids[e.identity] for e in new]
+
+
+def _ids_by(s: Session, column: Any, values: Sequence[str], *where: Any) -> dict[str, int]:
+    """{value: id} of the rows just inserted, found by a unique column."""
+    table = column.table
+    found: dict[str, int] = {}
+    for chunk in _chunks(values):
+        rows = s.execute(select(column, table.c.id).where(column.in_(chunk), *where))
+        found.update((value, row_id) for value, row_id in rows)
+    return found
 
 
 def _story_candidates(s: Session, source_id: str, new: Sequence[Entry]) -> list[StoryCandidate]:
     links = sorted({e.canonical_link for e in new if usable_link(e.canonical_link)})
     keys = sorted({e.title_key for e in new if usable_title_key(e.title_key)})
     out: dict[int, StoryCandidate] = {}
-    cols = (ItemRow.id, ItemRow.story_id, ItemRow.source_id, ItemRow.canonical_link,
-            ItemRow.title_key, ItemRow.published)
-    for column, values in ((ItemRow.canonical_link, links), (ItemRow.title_key, keys)):
+    c = ITEMS.c
+    cols = (c.id, c.story_id, c.source_id, c.canonical_link, c.title_key, c.published)
+    for column, values in ((c.canonical_link, links), (c.title_key, keys)):
         for chunk in _chunks(values):
-            query = select(*cols).where(column.in_(chunk),  # type: ignore[union-attr]
-                                        ItemRow.source_id != source_id)
+            query = select(*cols).where(column.in_(chunk), c.source_id != source_id)
             for r in s.execute(query):
                 out[r.id] = StoryCandidate(story_id=r.story_id, source_id=r.source_id,
                                            canonical_link=r.canonical_link,
@@ -513,7 +521,7 @@ def _story_candidates(s: Session, source_id: str, new: Sequence[Entry]) -> list[
 def _write_topics(s: Session, pairs: Sequence[tuple[int, tuple[str, ...]]],
                   replace: Sequence[int]) -> None:
     for chunk in _chunks(list(replace)):
-        s.execute(delete(ItemTopicRow).where(ItemTopicRow.item_id.in_(chunk)))  # type: ignore[attr-defined]
+        s.execute(delete(ITEM_TOPICS).where(ITEM_TOPICS.c.item_id.in_(chunk)))
     rows = [{"item_id": i, "topic": t} for i, topics in pairs for t in topics]
     for chunk in _chunks(rows):
         s.execute(insert(ITEM_TOPICS), list(chunk))
