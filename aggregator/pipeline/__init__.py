@@ -84,7 +84,9 @@ class Poller:
         self.matcher = TopicMatcher(config.topics)
         self.languages = configured_languages(config)
         # Worker processes for parse … tag: one per core; 0 keeps it all in this process.
-        self.parse_workers = (os.cpu_count() or 1) if parse_workers is None else parse_workers
+        if parse_workers is None:  # $AGGREGATOR_PARSE_WORKERS overrides the core count
+            parse_workers = int(os.environ.get("AGGREGATOR_PARSE_WORKERS") or os.cpu_count() or 1)
+        self.parse_workers = parse_workers
         settings = config.settings
         self._fetcher_factory = fetcher_factory or (lambda: Fetcher(
             timeout=settings.timeout.total_seconds(), max_body=settings.max_body_bytes,
