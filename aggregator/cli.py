@@ -60,6 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("retag", help="re-apply the topic rules to every stored item",
                    description="Re-apply the current topic rules to every stored item and "
                                "republish (also done by `run` when a reload changes topics).")
+    demo = sub.add_parser("demo", help="the whole product offline, on bundled sample feeds",
+                          description="Serve bundled sample feeds from 127.0.0.1, aggregate "
+                                      "them into a temporary folder and serve the site and "
+                                      "feeds; needs no internet and no feeds.yaml.")
+    demo.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    demo.add_argument("--port", type=int, default=8080, help="port to bind (default 8080)")
+    demo.add_argument("--dir", type=Path, help="folder to use instead of a temporary one")
+    demo.add_argument("--no-serve", action="store_true",
+                      help="aggregate and publish, then exit without serving")
     sub.add_parser("status", help="show each source's polling state",
                    description="A table of sources: last poll, outcome, last error, items, "
                                "next due.")
@@ -83,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         stream=sys.stderr)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
+        if args.command == "demo":  # needs no feeds.yaml: it brings its own
+            return cmd_demo(None, args)
         config = load_config(config_path(args.config))
         return int(COMMANDS[args.command](config, args))
     except ConfigError as exc:
@@ -305,6 +316,12 @@ def cmd_retag(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_demo(config: Config | None, args: argparse.Namespace) -> int:
+    from aggregator.demo import run_demo
+
+    return run_demo(args.host, args.port, args.dir, not args.no_serve)
+
+
 def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
@@ -345,4 +362,5 @@ def cmd_export_opml(config: Config, args: argparse.Namespace) -> int:
 
 COMMANDS = {"check": cmd_check, "poll": cmd_poll, "publish": cmd_publish, "serve": cmd_serve,
             "run": cmd_run, "status": cmd_status, "explain": cmd_explain, "retag": cmd_retag,
-            "import-opml": cmd_import_opml, "export-opml": cmd_export_opml}
+            "import-opml": cmd_import_opml, "export-opml": cmd_export_opml,
+            "demo": cmd_demo}
