@@ -115,7 +115,14 @@ class Poller:
                 ThreadPoolExecutor(max_workers=1, thread_name_prefix="store") as worker:
             async with self._fetcher_factory() as fetcher:
 
+                # Fetching runs far ahead of parsing and storing: bound the bodies waiting.
+                ahead = asyncio.Semaphore(4 * self.config.settings.max_concurrency)
+
                 async def one(source_id: str) -> PollOutcome | _Unreachable:
+                    async with ahead:
+                        return await each(source_id)
+
+                async def each(source_id: str) -> PollOutcome | _Unreachable:
                     state = states[source_id]
                     started = time.monotonic()
                     try:
