@@ -66,6 +66,7 @@ class Settings:
     retention: timedelta = timedelta(days=30)  # how long items no section shows are kept
     story_window: timedelta = timedelta(hours=48)  # cross-source story grouping window
     jitter: float = 0.1  # random extra wait, up to this fraction of the interval
+    websub_hub: str | None = None  # WebSub hub pinged when a feed changes (rel="hub")
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,7 +365,7 @@ _SETTINGS: Parsers = {
     "default_interval": _duration, "min_interval": _duration, "max_interval": _duration,
     "max_concurrency": _count, "per_host_concurrency": _count, "timeout": _duration,
     "max_body_bytes": _size, "retention": _duration, "story_window": _duration,
-    "jitter": _fraction,
+    "jitter": _fraction, "websub_hub": _http_url,
 }
 
 

@@ -21,7 +21,8 @@ from aggregator.publish.opml import sections_opml, sources_opml
 from aggregator.publish.pages import SectionPage, write_index, write_section_page
 from aggregator.publish.render import Outlet, Page, RenderContext, render_atom
 from aggregator.publish.rss import render_rss
-from aggregator.publish.urls import feed_file, opml_file
+from aggregator.publish.urls import feed_file, feed_url, opml_file
+from aggregator.publish.websub import notify_hub
 from aggregator.publish.write import write_atomic
 from aggregator.store import Store
 
@@ -52,7 +53,8 @@ def render_context(config: Config, store: Store) -> RenderContext:
         if config.path.exists() else datetime(2026, 1, 1, tzinfo=UTC)
     return RenderContext(base_url=config.settings.base_url, outlets=outlets,
                          topic_titles={t.id: t.title for t in config.topics},
-                         empty_updated=empty, extra={"feed_meta": meta})
+                         empty_updated=empty, extra={"feed_meta": meta},
+                         hub=config.settings.websub_hub)
 
 
 def feed_path(config: Config, section_id: str) -> Path:
@@ -81,6 +83,10 @@ def publish_all(config: Config, store: Store) -> list[Published]:
     write_index(out, pages)
     write_atomic(opml_file(out, "sources"), sources_opml(config, ctx.extra["feed_meta"]))
     write_atomic(opml_file(out, "sections"), sections_opml(config))
+    if config.settings.websub_hub:  # after the files are in place: a ping never delays them
+        notify_hub(config.settings.websub_hub, out,
+                   [feed_url(config.settings.base_url, r.section_id) for r in results
+                    if r.changed])
     return results
 
 

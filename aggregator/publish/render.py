@@ -60,6 +60,7 @@ class RenderContext:
     topic_titles: Mapping[str, str]  # by topic id
     empty_updated: datetime  # the feed's <updated> when it has no entries
     extra: dict[str, Any] = field(default_factory=dict)
+    hub: str | None = None  # settings.websub_hub
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,8 @@ def render_atom(section: SectionConfig, stories: Sequence[StoryView], ctx: Rende
     if page.prev_archive:
         fg.link(href=archive_url(base, sid, page.prev_archive), rel="prev-archive",
                 type=ATOM_TYPE)
+    if ctx.hub and not page.day:  # WebSub: where subscribers of this feed get pushed updates
+        fg.link(href=ctx.hub, rel="hub")
     fg.author({"name": xml_text(section.title)})  # RFC 4287 §4.1.1: entries inherit it
     fg.generator("aggregator", version=__version__, uri=HOME_PAGE)
     fg.updated(max((s.updated for s in stories), default=ctx.empty_updated))
