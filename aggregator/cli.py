@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -57,6 +58,20 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("item", nargs="?", type=int, metavar="ITEM_ID",
                          help="a stored item's id")
     explain.add_argument("--text", help="explain this text instead of a stored item")
+    stories = sub.add_parser("stories", help="list recent stories and their outlets",
+                             description="List the stories first reported within --since "
+                                         "(newest first): uid, first published, the title of "
+                                         "the representative report, then each outlet's "
+                                         "source, language and title.")
+    stories.add_argument("--section", metavar="ID", help="only the stories of this section")
+    stories.add_argument("--since", type=_since, default=timedelta(hours=24), metavar="AGE",
+                         help="how far back: 90m, 24h, 7d (default 24h)")
+    why = sub.add_parser("explain-story", help="show why each item joined a story",
+                         description="Show the items of the story UID (an old uid of a merged "
+                                     "story works too) and, for each, how it joined: level, "
+                                     "rule, score and the item it matched.")
+    why.add_argument("uid", metavar="UID", help="a story's uid (its Atom entry id without "
+                                                "urn:uuid:)")
     sub.add_parser("retag", help="re-apply the topic rules to every stored item",
                    description="Re-apply the current topic rules to every stored item and "
                                "republish (also done by `run` when a reload changes topics).")
@@ -305,6 +320,58 @@ def cmd_explain(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _since(value: str) -> timedelta:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    match = re.fullmatch(r"(\d+)([smhd])", value.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"not a duration like 90m, 24h or 7d: {value!r}")
+    return timedelta(seconds=int(match[1]) * units[match[2]])
+
+
+def cmd_stories(config: Config, args: argparse.Namespace) -> int:
+    from aggregator.scheduler import utcnow
+    from aggregator.store import Store
+
+    section = None
+    if args.section is not None:
+        section = next((x for x in config.sections if x.id == args.section), None)
+        if section is None:
+            print(f"error: no section {args.section!r} in {config.path}", file=sys.stderr)
+            return EXIT_CONFIG
+    with Store(config.settings.database) as store:
+        found = store.recent_stories(utcnow() - args.since, section)
+    for story in found:
+        print(f"{story.uid}  {_when(story.published)}  {story.items[0].title}")
+        for item in story.items:
+            print(f"    {item.source_id}  {item.language or '-'}  {item.title}")
+    print(f"{len(found)} stories")
+    return EXIT_OK
+
+
+def cmd_explain_story(config: Config, args: argparse.Namespace) -> int:
+    from aggregator.store import Store
+
+    uid = args.uid.removeprefix("urn:uuid:")
+    with Store(config.settings.database) as store:
+        current = store.resolve_story(uid)
+        joins = store.story_joins(uid)
+    if current is None or not joins:
+        print(f"error: no stored story {uid}", file=sys.stderr)
+        return EXIT_FAIL
+    if current != uid:
+        print(f"{uid} was merged into {current}")
+    print(f"story {current}: {len(joins)} items")
+    for j in joins:
+        print(f"  item {j.item_id}  {j.source_id}  {j.language or '-'}  {_when(j.published)}  "
+              f"{j.title}")
+        if j.level is None:
+            print("      joined: not recorded (stored before story decisions were kept)")
+            continue
+        matched = f", matched item {j.matched}" if j.matched is not None else ""
+        print(f"      joined: level {j.level}, rule {j.rule}, score {j.score:.4g}{matched}")
+    return EXIT_OK
+
+
 def cmd_retag(config: Config, args: argparse.Namespace) -> int:
     from aggregator.publish import publish_all
     from aggregator.store import Store
@@ -362,5 +429,6 @@ def cmd_export_opml(config: Config, args: argparse.Namespace) -> int:
 
 COMMANDS = {"check": cmd_check, "poll": cmd_poll, "publish": cmd_publish, "serve": cmd_serve,
             "run": cmd_run, "status": cmd_status, "explain": cmd_explain, "retag": cmd_retag,
+            "stories": cmd_stories, "explain-story": cmd_explain_story,
             "import-opml": cmd_import_opml, "export-opml": cmd_export_opml,
             "demo": cmd_demo}

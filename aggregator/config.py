@@ -64,7 +64,7 @@ class Settings:
     timeout: timedelta = timedelta(seconds=30)  # whole-request deadline
     max_body_bytes: int = 10 * 1024 * 1024  # body cap, before and after decompression
     retention: timedelta = timedelta(days=30)  # how long items no section shows are kept
-    story_window: timedelta = timedelta(hours=48)  # cross-source story grouping window
+    story_window: timedelta = timedelta(hours=72)  # cross-source story grouping window
     jitter: float = 0.1  # random extra wait, up to this fraction of the interval
     websub_hub: str | None = None  # WebSub hub pinged when a feed changes (rel="hub")
 

@@ -18,6 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from aggregator.config import Config, load_config
 from aggregator.errors import ConfigError
 from aggregator.pipeline import Poller
+from aggregator.pipeline.stories import Stories
 from aggregator.publish import publish_and_prune
 from aggregator.store import Store
 from aggregator.topics import retag_store
@@ -41,6 +42,7 @@ class Runner:
         self._stamp = _stamp(self._file)
         self._lock = threading.Lock()
         self._republish = True  # publish at the first tick, and after every reload
+        self._stories: Stories | None = None  # one clusterer across ticks: it warms once
         store.sync_sources(config.sources)
 
     def current(self) -> Config:
@@ -76,7 +78,11 @@ class Runner:
                 if not locked:
                     log.info("another poll is running; skipping this tick")
                     return
-                poller = Poller(self.config, self.store, clock=self.clock)
+                window = self.config.settings.story_window
+                if self._stories is None or self._stories.clusterer.window != window:
+                    self._stories = Stories(window)
+                poller = Poller(self.config, self.store, clock=self.clock,
+                                stories=self._stories)
                 due = poller.due()
                 outcomes = poller.run(due) if due else []
                 for outcome in outcomes:

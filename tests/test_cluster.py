@@ -425,6 +425,21 @@ def test_warm_embeds_the_stored_items() -> None:
     assert c.add(item("bbc", "Putin and Trump discuss a ceasefire", hours=1)).story_id == "s-1"
 
 
+def test_kept_vectors_spare_the_encoder_at_warm() -> None:
+    table = {"بوتين وترامب يبحثان وقف إطلاق النار": BASE,
+             "Putin and Trump discuss a ceasefire": angle(0.7)}
+    first = Clusterer(embedder=TableEmbedder(dict(table)))
+    stored = item("rt", "بوتين وترامب يبحثان وقف إطلاق النار")
+    first.add(stored)
+    kept = first.vector(stored.key)
+    assert kept is not None and first.vector("unknown") is None
+    emb = TableEmbedder(dict(table))
+    again = Clusterer(embedder=emb)
+    again.warm([(stored, "s-1")], {stored.key: kept})
+    assert emb.calls == 0
+    assert again.add(item("bbc", "Putin and Trump discuss a ceasefire", hours=1)).story_id == "s-1"
+
+
 def test_thresholds_can_be_tightened() -> None:
     emb = TableEmbedder({"a first headline here": BASE, "a second headline here": angle(0.7)})
     c = Clusterer(embedder=emb, thresholds=Thresholds(embedding=0.9))

@@ -83,6 +83,15 @@ def entries(port: int, section: str) -> list[str]:
     return [e.title for e in feedparser.parse(r.content).entries] if r.status_code == 200 else []
 
 
+def related(port: int, section: str) -> str:
+    try:
+        r = httpx.get(f"http://127.0.0.1:{port}/feeds/{section}.atom", timeout=2)
+    except httpx.TransportError:
+        return ""
+    return " ".join(link.href for e in feedparser.parse(r.content).entries for link in e.links
+                    if link.rel == "related")
+
+
 def test_run_polls_serves_reloads_and_stops(running: tuple[subprocess.Popen[str], Path, int],
                                             feed_server: FeedServer) -> None:
     proc, config, port = running
@@ -98,7 +107,8 @@ def test_run_polls_serves_reloads_and_stops(running: tuple[subprocess.Popen[str]
     # A valid edit adds a source, polled at the next tick.
     write(config, port, {"wire-one": feed_server.url("/en.xml"),
                          "almarsad": feed_server.url("/ar.xml")})
-    wait_for(lambda: any("إيران" in t for t in entries(port, "iran")))
+    # almarsad's Arabic report joins the English story as a related link (issue 5)
+    wait_for(lambda: "almarsad.example" in related(port, "iran"))
     assert feed_server.hits("/en.xml") == 1
 
     proc.send_signal(signal.SIGTERM)

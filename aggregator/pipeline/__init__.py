@@ -5,6 +5,9 @@
                    ├ 304, or a body identical to the last one: only the polling state moves
                    └ any SourceError: an `error` outcome for that source; the pass goes on
 
+The store asks `stories` (one Clusterer, warmed from the store at the first stored feed) which
+story each new item joins, inside the source's transaction.
+
 Fetching runs on the event loop; the CPU work (parse … tag) and the database writes of
 each source run one after the other in a worker thread, so fetches keep flowing meanwhile.
 """
@@ -39,6 +42,7 @@ from aggregator.pipeline.fetch import Fetcher
 from aggregator.pipeline.normalize import normalize
 from aggregator.pipeline.parse import parse
 from aggregator.pipeline.schedule import NO_HINTS, Hints, next_check
+from aggregator.pipeline.stories import Stories
 from aggregator.pipeline.tag import TopicMatcher, tag
 
 if TYPE_CHECKING:  # the store imports the dedupe decider from this package
@@ -76,8 +80,10 @@ class Poller:
     def __init__(self, config: Config, store: Store, *, clock: Clock,
                  fetcher_factory: Callable[[], Fetcher] | None = None,
                  random: Callable[[], float] = random.random,
-                 parse_workers: int | None = None) -> None:
+                 parse_workers: int | None = None, stories: Stories | None = None) -> None:
         self.config = config
+        # Story clustering: `run` passes the same one to every tick's Poller.
+        self.stories = stories or Stories(config.settings.story_window)
         self.store = store
         self.clock = clock
         self.random = random  # jitter source, injected by tests
@@ -234,10 +240,11 @@ class Poller:
         feed, entries = processed or process(fetched, source, self.matcher, now,
                                              self.languages)
         hints = replace(hints, ttl_minutes=feed.ttl_minutes)
+        self.stories.warm(self.store, now)  # lazily: at the first feed of a pass to store
         new, updated = self.store.save_feed(
             state.source_id, fetched=fetched, feed=feed, entries=entries, now=now,
             next_check_at=self._due(source, now, hints=hints),
-            story_window=self.config.settings.story_window, duration=time.monotonic() - started)
+            decider=self.stories, duration=time.monotonic() - started)
         kind = "new" if new else "updated" if updated else "unchanged"
         return PollOutcome(state.source_id, kind, new=new, updated=updated, seen=len(entries),
                            status=fetched.status, duration=time.monotonic() - started)

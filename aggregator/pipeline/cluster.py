@@ -17,17 +17,19 @@ numbers or weekday. Within one source, two items never share a story unless they
 identity. When a new item bridges two stories they merge, and the older story's id survives.
 
     Clusterer(window, new_story_id=..., embedder=...)
-        .warm([(item, story_id), ...])   after a restart: the stored window, before any add
+        .warm([(item, story_id), ...], vectors)   after a restart: the stored window, and
+                                         the vectors kept from .vector(key); before any add
         .add(item) -> Decision           one item;  .add_many(items) -> [Decision]  a poll's items
         .explain(key) -> Decision        how an item still in the window joined its story
         .resolve(story_id) -> story_id   the surviving id of a story merged into another
 
-How a store drives it: one Clusterer per process, `new_story_id` inserting a story row and
-returning its permanent id; at start, `warm()` with the items published within the window
-(ClusterItem.from_entry(entry, key=row id), with their story ids); per poll, once the new items
-have ids, `add_many(items, now=poll time)` and, for each Decision, write story_id (and level,
-rule, score, matched_key, evidence, for explaining it later) on the item, and point every
-story in `merged` at story_id. Nothing here needs the database again.
+How the poller drives it (aggregator/pipeline/stories.py): one Clusterer per process whose
+story ids are the stories' permanent uids (uuid4); before the first decision, `warm()` with
+the items stored within the window (ClusterItem.from_entry(entry, key=(source_id, identity)),
+their story uids) and the vectors kept from `vector(key)` (embed.to_bytes), so the window is
+not encoded again; per source, `add_many(new items)` before they are inserted, and the store
+writes each Decision (story, level, rule, score, matched item) on the item and moves the
+stories in `merged` into story_id. Nothing here needs the database.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import itertools
 import re
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple
@@ -475,9 +477,13 @@ class Clusterer:
                  new_story_id: Callable[[ClusterItem], StoryId] | None = None,
                  embedder: embed.Embedder | None = AUTO,
                  thresholds: Thresholds = Thresholds(),
-                 embed_chars: int = embed.MAX_CHARS) -> None:
+                 embed_chars: int = embed.MAX_CHARS, keep: timedelta | None = None) -> None:
         counter = itertools.count(1)
         self.window = window
+        # How far behind the newest item an item is still kept (default: the window). More
+        # than the window lets a late, older report (a backfilling feed, a pass whose newest
+        # feed came first) still meet the items of its own time.
+        self.keep = max(keep or window, window)
         self.thresholds = thresholds
         self.embed_chars = embed_chars  # title + lead characters embedded (speed vs recall)
         self._mint = new_story_id or (lambda item: next(counter))
@@ -520,9 +526,11 @@ class Clusterer:
             self._vectors.release()
         return out
 
-    def warm(self, stored: Iterable[tuple[ClusterItem, StoryId]]) -> None:
+    def warm(self, stored: Iterable[tuple[ClusterItem, StoryId]],
+             vectors: Mapping[Hashable, Any] | None = None) -> None:
         """Load items with the story ids the store gave them (after a restart), unjudged: the
-        store's window (items published within `window` of now); call it before any add."""
+        store's window (items published within `window` of now); call it before any add.
+        `vectors`: level-3 vectors the store kept, by item key; only the others are embedded."""
         pairs = sorted(stored, key=lambda pair: pair[0].published)
         recs = self._prepare([item for item, _ in pairs])
         for rec, (item, story_id) in zip(recs, pairs, strict=True):
@@ -535,7 +543,16 @@ class Clusterer:
             self._advance(item.published)
             self._index(rec, story)
         if self.embedder is not None:
-            live = [rec for rec in recs if rec.alive]
+            known = vectors or {}
+            live = []
+            for rec in recs:
+                if not rec.alive:
+                    continue
+                vector = known.get(rec.item.key)
+                if vector is not None and len(vector) == self.embedder.dim:
+                    self._put_vector(rec, vector)
+                else:
+                    live.append(rec)
             for start in range(0, len(live), 256):
                 chunk = live[start:start + 256]
                 vectors = self.embedder.embed([self._embedding_text(r) for r in chunk])
@@ -550,6 +567,14 @@ class Clusterer:
         """The id a story lives on under (itself unless merged); unknown ids come back as is."""
         story = self._stories.get(story_id)
         return story.id if story else story_id
+
+    def vector(self, key: Hashable) -> Any:
+        """The level-3 vector kept for an item in the window, or None (none kept: levels 1-2
+        placed it, or there is no embedder)."""
+        rec = self._recs.get(key)
+        if rec is None or rec.row < 0 or self._vectors is None:
+            return None
+        return self._vectors.vector(rec.row)
 
     def explain(self, key: Hashable) -> Decision | None:
         rec = self._recs.get(key)
@@ -721,7 +746,8 @@ class Clusterer:
     @staticmethod
     def _evidence(rec: _Rec, other: _Rec) -> tuple[str, ...]:
         a, b = rec.item, other.item
-        out = [f"number:{n}" for n in sorted(rec.figures()[0] & other.figures()[0])]
+        out = [n if n.startswith("score:") else f"number:{n}"
+               for n in sorted(rec.figures()[0] & other.figures()[0])]
         out += [f"topic:{t}" for t in sorted(set(a.topics) & set(b.topics))]
         if a.image and a.image == b.image:
             out.append("image")
@@ -780,7 +806,7 @@ class Clusterer:
     def _advance(self, now: datetime) -> None:
         if self._watermark is None or now > self._watermark:
             self._watermark = now
-        cutoff = self._watermark - self.window
+        cutoff = self._watermark - self.keep
         while self._expiry and self._expiry[0][0] < cutoff:
             rec = heapq.heappop(self._expiry)[2]
             if rec.alive:
@@ -791,7 +817,7 @@ class Clusterer:
         rec.story = story
         story.members[item.key] = rec
         story.sources[item.source_id] = item.identity
-        if self._watermark is not None and item.published < self._watermark - self.window:
+        if self._watermark is not None and item.published < self._watermark - self.keep:
             rec.alive = False  # already outside the window: decided, not kept
             self._drop_member(rec)
             return

@@ -9,15 +9,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
-from sqlalchemy import create_engine, delete, event, func, insert, select, text, update
+from sqlalchemy import create_engine, delete, event, func, insert, inspect, select, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
@@ -25,12 +24,15 @@ from sqlmodel import SQLModel
 from aggregator.config import SectionConfig, SourceConfig
 from aggregator.errors import StoreError
 from aggregator.models import Entry, FetchResult, ParsedFeed, SourceState, Unchanged
-from aggregator.pipeline.dedupe import StoryCandidate, find_story, usable_link, usable_title_key
+from aggregator.pipeline.cluster import Decision
 from aggregator.store.tables import (
+    ITEM_COLUMNS_ADDED,
     ItemRow,
     ItemTopicRow,
+    ItemVectorRow,
     PollRow,
     SourceRow,
+    StoryAliasRow,
     StoryRow,
     TombstoneRow,
 )
@@ -43,6 +45,8 @@ ITEM_TOPICS = ItemTopicRow.__table__  # type: ignore[attr-defined]
 POLLS = PollRow.__table__  # type: ignore[attr-defined]
 SOURCES = SourceRow.__table__  # type: ignore[attr-defined]
 TOMBSTONES = TombstoneRow.__table__  # type: ignore[attr-defined]
+ALIASES = StoryAliasRow.__table__  # type: ignore[attr-defined]
+VECTORS = ItemVectorRow.__table__  # type: ignore[attr-defined]
 CHUNK = 500  # keeps IN lists and multi-row inserts under every engine's parameter limit
 POLL_LOCK_KEY = 0x61676772  # "aggr": the advisory lock id of a poll pass
 MOVE_AFTER = 3  # polls in a row ending at the same permanent redirect before we follow it
@@ -62,6 +66,33 @@ class ItemView:
     published: datetime
     updated: datetime
     topics: tuple[str, ...]
+    first_seen: datetime | None = None  # when we first stored it
+
+
+class StoryDecider(Protocol):
+    """Decides the stories of a source's new entries (the Poller's clusterer); item keys are
+    (source_id, identity)."""
+
+    def decide(self, entries: Sequence[Entry]) -> Sequence[Decision]: ...
+
+    def vectors(self, keys: Sequence[Hashable]) -> tuple[str, dict[Hashable, bytes]] | None:
+        """The embedding model's name and the vectors worth keeping, or None."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class JoinView:
+    """One item of a story and how it joined (aggregator explain-story)."""
+
+    item_id: int
+    source_id: str
+    language: str | None
+    title: str
+    published: datetime
+    level: int | None  # None: stored before decisions were recorded
+    rule: str | None
+    score: float | None
+    matched: int | None  # the item id it matched
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +100,18 @@ class StoryView:
     """A story with the items a section shows of it, earliest first."""
 
     uid: str  # permanent id, minted once
-    items: tuple[ItemView, ...]  # earliest first; items[0] represents the story
+    items: tuple[ItemView, ...]  # items[0] represents the story, the others earliest first
 
     @property
     def updated(self) -> datetime:
-        return max(i.updated for i in self.items)
+        """The latest edit, or the arrival of an outlet after the first report."""
+        first = min(self.items, key=lambda i: i.published)
+        joined = [i.first_seen for i in self.items if i is not first and i.first_seen]
+        return max([i.updated for i in self.items] + joined)
 
     @property
     def published(self) -> datetime:
-        return self.items[0].published
+        return min(i.published for i in self.items)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +141,7 @@ class Store:
         self.engine = _engine(url, echo=echo)
         try:
             SQLModel.metadata.create_all(self.engine)
+            _add_columns(self.engine)
         except Exception as exc:  # connection refused, bad URL, permissions…
             raise StoreError(f"cannot open database {_safe(url)}: {exc}") from exc
 
@@ -194,10 +229,11 @@ class Store:
 
     def save_feed(self, source_id: str, *, fetched: FetchResult, feed: ParsedFeed,
                   entries: Sequence[Entry], now: datetime, next_check_at: datetime,
-                  story_window: timedelta, duration: float = 0.0) -> tuple[int, int]:
-        """Store one parsed fetch in one transaction; return (new, updated) counts."""
+                  decider: StoryDecider, duration: float = 0.0) -> tuple[int, int]:
+        """Store one parsed fetch in one transaction; return (new, updated) counts. The
+        decider places the new entries (not stored yet, not tombstoned) in stories."""
         with Session(self.engine) as s, s.begin():
-            new, changed = _upsert_items(s, source_id, entries, now, story_window)
+            new, changed = _upsert_items(s, source_id, entries, now, decider)
             outcome = "new" if new else "updated" if changed else "unchanged"
             s.execute(update(SOURCES).where(SOURCES.c.id == source_id).values(
                 feed_title=feed.title, feed_link=feed.link, feed_language=feed.language,
@@ -257,13 +293,74 @@ class Store:
             ids = [r.id for r in doomed]
             for chunk in _chunks(ids):
                 s.execute(delete(ITEM_TOPICS).where(ITEM_TOPICS.c.item_id.in_(chunk)))
+                s.execute(delete(VECTORS).where(VECTORS.c.item_id.in_(chunk)))
                 s.execute(delete(ItemRow).where(ItemRow.id.in_(chunk)))  # type: ignore[union-attr]
             stories = sorted({r.story_id for r in doomed})
             for chunk in _chunks(stories):
                 still = select(ItemRow.story_id).where(ItemRow.story_id.in_(chunk))  # type: ignore[attr-defined]
+                s.execute(delete(ALIASES).where(ALIASES.c.story_id.in_(chunk),
+                                                ALIASES.c.story_id.not_in(still)))
                 s.execute(delete(StoryRow).where(StoryRow.id.in_(chunk),  # type: ignore[union-attr]
                                                  StoryRow.id.not_in(still)))  # type: ignore[union-attr]
             return len(doomed)
+
+    # -- stories (warming the clusterer, explain-story) ----------------------------------------
+
+    def window_items(self, since: datetime) -> list[tuple[Entry, str]]:
+        """Items published since `since`, with their story uids, oldest first."""
+        with Session(self.engine) as s:
+            rows = s.execute(select(ItemRow, StoryRow.uid)
+                             .join(StoryRow, StoryRow.id == ItemRow.story_id)
+                             .where(ItemRow.published >= since)  # type: ignore[arg-type,operator]
+                             .order_by(ItemRow.published, ItemRow.id)).all()
+            topics = _topics_of(s, [r.ItemRow.id for r in rows])
+        return [(_entry_of(r.ItemRow, topics.get(r.ItemRow.id, ())), r.uid) for r in rows]
+
+    def window_vectors(self, since: datetime, model: str) -> dict[tuple[str, str], bytes]:
+        """Stored vectors of `model` for the items published since `since`, by item key."""
+        with Session(self.engine) as s:
+            rows = s.execute(select(ITEMS.c.source_id, ITEMS.c.identity, VECTORS.c.vector)
+                             .join(VECTORS, VECTORS.c.item_id == ITEMS.c.id)
+                             .where(ITEMS.c.published >= since, VECTORS.c.model == model))
+            return {(r.source_id, r.identity): bytes(r.vector) for r in rows}
+
+    def resolve_story(self, uid: str) -> str | None:
+        """The uid a story lives on under: itself, the survivor it was merged into, or None."""
+        with Session(self.engine) as s:
+            if s.execute(select(STORIES.c.uid).where(STORIES.c.uid == uid)).first():
+                return uid
+            return s.execute(select(STORIES.c.uid)
+                             .join(ALIASES, ALIASES.c.story_id == STORIES.c.id)
+                             .where(ALIASES.c.alias_uid == uid)).scalar()
+
+    def story_joins(self, uid: str) -> list[JoinView]:
+        """A story's items (earliest first) and how each joined it; [] when unknown."""
+        found = self.resolve_story(uid)
+        if found is None:
+            return []
+        with Session(self.engine) as s:
+            c = ITEMS.c
+            rows = s.execute(select(c.id, c.source_id, c.language, c.title, c.published,
+                                    c.join_level, c.join_rule, c.join_score, c.join_match)
+                             .join(STORIES, STORIES.c.id == c.story_id)
+                             .where(STORIES.c.uid == found).order_by(c.published, c.id))
+            return [JoinView(r.id, r.source_id, r.language, r.title, r.published, r.join_level,
+                             r.join_rule, r.join_score, r.join_match) for r in rows]
+
+    def recent_stories(self, since: datetime,
+                       section: SectionConfig | None = None) -> list[StoryView]:
+        """Stories first reported since `since` (in a section, when given), newest first."""
+        with Session(self.engine) as s:
+            first = func.min(ItemRow.published).label("first")
+            query = select(ItemRow.story_id, first)
+            if section is not None:
+                query = (query.join(ItemTopicRow, ItemTopicRow.item_id == ItemRow.id)
+                         .where(ItemTopicRow.topic.in_(section.topics),  # type: ignore[attr-defined]
+                                *_section_filters(section)))
+            query = (query.group_by(ItemRow.story_id).having(first >= since)
+                     .order_by(first.desc(), ItemRow.story_id.desc()))  # type: ignore[union-attr]
+            order = [row.story_id for row in s.execute(query)]
+            return _story_views(s, order, section)
 
     # -- topics of stored items (explain, retag) -----------------------------------------------
 
@@ -356,6 +453,16 @@ class Store:
 # -- helpers ------------------------------------------------------------------------------------
 
 
+def _add_columns(engine: Engine) -> None:
+    """Columns added to the items table since it was first created (no migration tool)."""
+    have = {c["name"] for c in inspect(engine).get_columns("items")}
+    missing = [(n, t) for n, t in ITEM_COLUMNS_ADDED.items() if n not in have]
+    if missing:
+        with engine.begin() as conn:
+            for name, kind in missing:
+                conn.execute(text(f"ALTER TABLE items ADD COLUMN {name} {kind}"))
+
+
 def _engine(url: str, *, echo: bool) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, echo=echo, pool_pre_ping=True)
@@ -432,7 +539,7 @@ def _log(s: Session, source_id: str, now: datetime, duration: float, outcome: st
 
 
 def _upsert_items(s: Session, source_id: str, entries: Sequence[Entry], now: datetime,
-                  window: timedelta) -> tuple[list[Entry], list[tuple[int, Entry]]]:
+                  decider: StoryDecider) -> tuple[list[Entry], list[tuple[int, Entry]]]:
     """Insert new entries, update changed ones in place; return (new, [(id, changed)])."""
     existing: dict[str, Any] = {}
     for chunk in _chunks([e.identity for e in entries]):
@@ -455,7 +562,7 @@ def _upsert_items(s: Session, source_id: str, entries: Sequence[Entry], now: dat
         before = existing[e.identity].updated
         s.execute(update(ITEMS).where(ITEMS.c.id == item_id).values(
             **_content(e), updated=e.updated if e.updated > before else max(before, now)))
-    ids = _insert_new(s, source_id, new, now, window)
+    ids = _insert_new(s, source_id, new, now, decider)
     _write_topics(s, [(i, e.topics) for i, e in zip(ids, new, strict=True)]
                   + [(i, e.topics) for i, e in changed], replace=[i for i, _ in changed])
     return new, changed
@@ -469,27 +576,71 @@ def _content(e: Entry) -> dict[str, Any]:
 
 
 def _insert_new(s: Session, source_id: str, new: Sequence[Entry], now: datetime,
-                window: timedelta) -> list[int]:
+                decider: StoryDecider) -> list[int]:
     if not new:
         return []
-    candidates = _story_candidates(s, source_id, new)
-    joined = [find_story(e, candidates, window) for e in new]
-    # One multi-row insert mints every new story (ids come back in parameter order).
-    # Plain executemany, then one lookup for the ids: RETURNING with many rows falls back to
-    # one statement per row on SQLite.
-    fresh = [str(uuid.uuid4()) for story in joined if story is None]
-    if fresh:
-        s.execute(insert(STORIES), [{"uid": uid, "created_at": now} for uid in fresh])
-    minted = _ids_by(s, STORIES.c.uid, fresh)
-    mint = iter(fresh)
-    stories = [story if story is not None else minted[next(mint)] for story in joined]
+    decisions = list(decider.decide(new))
+    stories = _story_ids(s, [str(d.story_id) for d in decisions], now)
+    matched = _item_ids(s, [d.matched_key for d in decisions if d.matched_key is not None])
     s.execute(insert(ITEMS), [dict(_content(e), source_id=source_id, identity=e.identity,
-                                   story_id=story, published=e.published, updated=e.updated,
-                                   first_seen=now)
-                              for e, story in zip(new, stories, strict=True)])
+                                   story_id=stories[str(d.story_id)], published=e.published,
+                                   updated=e.updated, first_seen=now, join_level=d.level,
+                                   join_rule=d.rule, join_score=d.score,
+                                   join_match=matched.get(d.matched_key))  # type: ignore[arg-type]
+                              for e, d in zip(new, decisions, strict=True)])
     ids = _ids_by(s, ITEMS.c.identity, [e.identity for e in new],
                   ITEMS.c.source_id == source_id)
+    for d in decisions:  # in order: a later item may absorb the story of an earlier one
+        for absorbed in d.merged:
+            _merge(s, str(absorbed), stories[str(d.story_id)])
+    kept = decider.vectors([(source_id, e.identity) for e in new])
+    if kept is not None:
+        model, vectors = kept
+        rows = [{"item_id": ids[e.identity], "model": model, "vector": vector}
+                for e in new if (vector := vectors.get((source_id, e.identity))) is not None]
+        for chunk in _chunks(rows):
+            s.execute(insert(VECTORS), list(chunk))
     return [ids[e.identity] for e in new]
+
+
+def _story_ids(s: Session, uids: Sequence[str], now: datetime) -> dict[str, int]:
+    """{uid: story row id}, inserting the stories not stored yet in one executemany, then one
+    lookup: RETURNING with many rows falls back to one statement per row on SQLite."""
+    wanted = list(dict.fromkeys(uids))
+    found = _ids_by(s, STORIES.c.uid, wanted)
+    fresh = [uid for uid in wanted if uid not in found]
+    if fresh:
+        s.execute(insert(STORIES), [{"uid": uid, "created_at": now} for uid in fresh])
+        found.update(_ids_by(s, STORIES.c.uid, fresh))
+    return found
+
+
+def _item_ids(s: Session, keys: Sequence[Hashable]) -> dict[Hashable, int]:
+    """{(source_id, identity): item id} of the stored items among these keys."""
+    by_source: defaultdict[str, list[str]] = defaultdict(list)
+    for key in set(keys):
+        source, identity = cast(tuple[str, str], key)
+        by_source[source].append(identity)
+    found: dict[Hashable, int] = {}
+    for source, identities in by_source.items():
+        found.update(((source, identity), item_id) for identity, item_id in
+                     _ids_by(s, ITEMS.c.identity, identities, ITEMS.c.source_id == source).items())
+    return found
+
+
+def _merge(s: Session, absorbed_uid: str, survivor: int) -> None:
+    """Move an absorbed story's items to the survivor; its uid stays as an alias."""
+    absorbed = s.execute(select(STORIES.c.id).where(STORIES.c.uid == absorbed_uid)).scalar()
+    if absorbed is not None and absorbed != survivor:
+        s.execute(update(ITEMS).where(ITEMS.c.story_id == absorbed).values(story_id=survivor))
+        s.execute(update(ALIASES).where(ALIASES.c.story_id == absorbed)
+                  .values(story_id=survivor))
+        s.execute(delete(STORIES).where(STORIES.c.id == absorbed))
+    if s.execute(select(ALIASES.c.alias_uid).where(ALIASES.c.alias_uid == absorbed_uid)).first():
+        s.execute(update(ALIASES).where(ALIASES.c.alias_uid == absorbed_uid)
+                  .values(story_id=survivor))
+    else:
+        s.execute(insert(ALIASES).values(alias_uid=absorbed_uid, story_id=survivor))
 
 
 def _ids_by(s: Session, column: Any, values: Sequence[str], *where: Any) -> dict[str, int]:
@@ -500,22 +651,6 @@ def _ids_by(s: Session, column: Any, values: Sequence[str], *where: Any) -> dict
         rows = s.execute(select(column, table.c.id).where(column.in_(chunk), *where))
         found.update((value, row_id) for value, row_id in rows)
     return found
-
-
-def _story_candidates(s: Session, source_id: str, new: Sequence[Entry]) -> list[StoryCandidate]:
-    links = sorted({e.canonical_link for e in new if usable_link(e.canonical_link)})
-    keys = sorted({e.title_key for e in new if usable_title_key(e.title_key)})
-    out: dict[int, StoryCandidate] = {}
-    c = ITEMS.c
-    cols = (c.id, c.story_id, c.source_id, c.canonical_link, c.title_key, c.published)
-    for column, values in ((c.canonical_link, links), (c.title_key, keys)):
-        for chunk in _chunks(values):
-            query = select(*cols).where(column.in_(chunk), c.source_id != source_id)
-            for r in s.execute(query):
-                out[r.id] = StoryCandidate(story_id=r.story_id, source_id=r.source_id,
-                                           canonical_link=r.canonical_link,
-                                           title_key=r.title_key, published=r.published)
-    return list(out.values())
 
 
 def _write_topics(s: Session, pairs: Sequence[tuple[int, tuple[str, ...]]],
@@ -556,13 +691,14 @@ def _section_filters(section: SectionConfig) -> list[Any]:
 
 
 def _story_views(s: Session, story_ids: Sequence[int],
-                 section: SectionConfig) -> list[StoryView]:
-    if not story_ids:
-        return []
-    items = s.execute(select(ItemRow, StoryRow.uid).join(StoryRow, StoryRow.id == ItemRow.story_id)
-                      .where(ItemRow.story_id.in_(story_ids),  # type: ignore[attr-defined]
-                             *_section_filters(section))
-                      .order_by(ItemRow.published, ItemRow.id)).all()
+                 section: SectionConfig | None) -> list[StoryView]:
+    filters = _section_filters(section) if section is not None else []
+    items: list[Any] = []
+    for chunk in _chunks(list(story_ids)):
+        items += s.execute(select(ItemRow, StoryRow.uid)
+                           .join(StoryRow, StoryRow.id == ItemRow.story_id)
+                           .where(ItemRow.story_id.in_(chunk), *filters)  # type: ignore[attr-defined]
+                           .order_by(ItemRow.published, ItemRow.id)).all()
     topics = _topics_of(s, [row.ItemRow.id for row in items])
     by_story: defaultdict[int, list[ItemView]] = defaultdict(list)
     uids: dict[int, str] = {}
@@ -573,6 +709,15 @@ def _story_views(s: Session, story_ids: Sequence[int],
             source_id=it.source_id, title=it.title, link=it.canonical_link or it.link,
             summary_html=it.summary_html,
             content_html=it.content_html, author=it.author, language=it.language,
-            published=it.published, updated=it.updated, topics=topics.get(it.id, ())))
-    return [StoryView(uid=uids[sid], items=tuple(by_story[sid]))
+            published=it.published, updated=it.updated, topics=topics.get(it.id, ()),
+            first_seen=it.first_seen))
+    main = section.languages[0] if section is not None and section.languages else None
+    return [StoryView(uid=uids[sid], items=_representative_first(by_story[sid], main))
             for sid in story_ids if by_story.get(sid)]
+
+
+def _representative_first(items: list[ItemView], language: str | None) -> tuple[ItemView, ...]:
+    """The earliest item in the section's (first) language represents the story, else the
+    earliest; the others follow, earliest first."""
+    pick = next((i for i in items if i.language == language), items[0]) if language else items[0]
+    return (pick, *(i for i in items if i is not pick))

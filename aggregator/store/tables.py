@@ -105,6 +105,33 @@ class ItemRow(SQLModel, table=True):
     updated: datetime = _dt(nullable=False)  # type: ignore[assignment]
     first_seen: datetime = _dt(nullable=False)  # type: ignore[assignment]
     content_hash: str = Field(max_length=64)
+    # How the clusterer placed it (aggregator explain-story); NULL for items stored before.
+    join_level: int | None = None  # 0 new story / same identity, 1 link or title, 2, 3
+    join_rule: str | None = Field(default=None, max_length=20)  # Decision.rule
+    join_score: float | None = None  # 1.0, Jaccard (level 2) or cosine (level 3)
+    join_match: int | None = None  # the item it matched, when still stored
+
+
+# Columns added after the first release: Store adds them to an existing items table.
+ITEM_COLUMNS_ADDED = {"join_level": "INTEGER", "join_rule": "VARCHAR(20)",
+                      "join_score": "FLOAT", "join_match": "INTEGER"}
+
+
+class StoryAliasRow(SQLModel, table=True):
+    """A story merged into another: its uid (an entry id readers saw) still resolves."""
+
+    __tablename__ = "story_aliases"
+    alias_uid: str = Field(primary_key=True, max_length=64)  # the absorbed story's uid
+    story_id: int = Field(foreign_key="stories.id", index=True)  # the surviving story
+
+
+class ItemVectorRow(SQLModel, table=True):
+    """An item's level-3 sentence vector, so warming the clusterer does not re-embed it."""
+
+    __tablename__ = "item_vectors"
+    item_id: int = Field(foreign_key="items.id", primary_key=True)
+    model: str = Field(max_length=64)  # Embedder.name
+    vector: bytes  # little-endian float32
 
 
 class ItemTopicRow(SQLModel, table=True):

@@ -16,7 +16,8 @@ import importlib.util
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-__all__ = ["Embedder", "UseEmbedder", "VectorIndex", "default_embedder", "embedding_text"]
+__all__ = ["Embedder", "UseEmbedder", "VectorIndex", "default_embedder", "embedding_text",
+           "from_bytes", "shared_embedder", "to_bytes"]
 
 # Characters of title + lead that are embedded. The encoder's cost grows with the tokens
 # (~60 µs each on one core): a title alone runs at ~640 items/s but misses rewrites (recall
@@ -90,6 +91,25 @@ def available() -> bool:
 def default_embedder() -> Embedder | None:
     """The bundled multilingual model when the `embed` extra is installed, else None."""
     return UseEmbedder() if available() else None
+
+
+@functools.cache
+def shared_embedder() -> Embedder | None:
+    """One default embedder per process: its weights take seconds to load."""
+    return default_embedder()
+
+
+def to_bytes(vector: Any) -> bytes:
+    """A vector as the store keeps it: little-endian float32."""
+    import numpy as np
+
+    return np.asarray(vector, dtype="<f4").tobytes()
+
+
+def from_bytes(data: bytes) -> Any:
+    import numpy as np
+
+    return np.frombuffer(data, dtype="<f4").astype(np.float32)
 
 
 class VectorIndex:

@@ -1,0 +1,67 @@
+"""The Poller's story decider: one Clusterer per process, warmed from the store's window the
+first time a feed brings something new. Decides only; the store writes what it says."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Hashable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from aggregator.models import Entry
+from aggregator.pipeline.cluster import AUTO, Clusterer, ClusterItem, Decision
+from aggregator.text import embed
+
+if TYPE_CHECKING:
+    from aggregator.store import Store
+
+
+def new_story_id(_item: ClusterItem) -> str:
+    """A story's permanent uid (its Atom entry id), minted once."""
+    return str(uuid.uuid4())
+
+
+def item_of(entry: Entry) -> ClusterItem:
+    """An entry as the clusterer sees it; its key is (source_id, identity), known before the
+    store gives it a row id."""
+    return ClusterItem.from_entry(entry, key=(entry.source_id, entry.identity))
+
+
+class Stories:
+    """Implements the store's StoryDecider over one Clusterer that outlives a pass (`run`
+    keeps one across ticks, so it warms once)."""
+
+    def __init__(self, window: timedelta, *, embedder: Any = AUTO) -> None:
+        self.embedder: embed.Embedder | None = (
+            embed.shared_embedder() if embedder is AUTO else embedder)
+        # The window moves with the items' dates, and one pass stores its feeds in whatever
+        # order they arrive: twice the window keeps an older feed's items matchable after a
+        # newer feed was stored (tests/test_e2e.py polls fixture feeds a week apart).
+        self.clusterer = Clusterer(window, new_story_id=new_story_id, embedder=self.embedder,
+                                   keep=2 * window)
+        self.warmed = False
+
+    def warm(self, store: Store, now: datetime) -> None:
+        """Load the stored window (and its kept vectors) once, before the first decision."""
+        if self.warmed:
+            return
+        since = now - self.clusterer.window
+        stored = [(item_of(entry), uid) for entry, uid in store.window_items(since)]
+        vectors: dict[Hashable, Any] | None = None
+        if self.embedder is not None:
+            vectors = {key: embed.from_bytes(data) for key, data
+                       in store.window_vectors(since, self.embedder.name).items()}
+        self.clusterer.warm(stored, vectors)
+        self.warmed = True
+
+    def decide(self, entries: Sequence[Entry]) -> list[Decision]:
+        # The window moves with the items' own dates, not the clock: a feed republishing
+        # last week's reports still groups them.
+        return self.clusterer.add_many([item_of(e) for e in entries])
+
+    def vectors(self, keys: Sequence[Hashable]) -> tuple[str, dict[Hashable, bytes]] | None:
+        if self.embedder is None:
+            return None
+        found = {key: self.clusterer.vector(key) for key in keys}
+        return self.embedder.name, {k: embed.to_bytes(v) for k, v in found.items()
+                                    if v is not None}
