@@ -75,15 +75,20 @@ def test_changed_feeds_are_pinged_once(tmp_path: Path, feed_server: FeedServer, 
     feed = feedparser.parse((tmp_path / "public" / "ukraine.atom").read_bytes())
     assert any(link.rel == "hub" and link.href == hub.url for link in feed.feed.links)
     assert all(p["hub.mode"] == ["publish"] for p in hub.pings)
-    assert hub.urls() == ["https://news.example/feeds/iran.atom",
-                          "https://news.example/feeds/ukraine.atom"]
+    rss = feedparser.parse((tmp_path / "public" / "ukraine.rss").read_bytes())
+    assert any(link.rel == "hub" and link.href == hub.url for link in rss.feed.links)
+    import json
+    data = json.loads((tmp_path / "public" / "ukraine.json").read_text(encoding="utf-8"))
+    assert data["hubs"] == [{"type": "WebSub", "url": hub.url}]
+    assert hub.urls() == [f"https://news.example/feeds/{s}.{fmt}" for s in ("iran", "ukraine")
+                          for fmt in ("atom", "json", "rss")]
     assert main(["--config", str(config), "poll", "--all"]) == 0  # nothing new: no ping
-    assert len(hub.pings) == 2
+    assert len(hub.pings) == 6
 
 
 def test_failed_pings_are_retried_and_never_block(tmp_path: Path, feed_server: FeedServer,
                                                   hub: Hub) -> None:
-    hub.statuses = [500, 500, 204]
+    hub.statuses = [500] * 6 + [204]  # the first publish: every ping fails
     config = load_config(config_file(tmp_path, feed_server, hub.url))
     assert main(["--config", str(config.path), "poll", "--all"]) == 0
     assert (tmp_path / "public" / "ukraine.atom").exists()  # published despite the hub

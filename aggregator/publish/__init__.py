@@ -84,9 +84,10 @@ def publish_all(config: Config, store: Store) -> list[Published]:
     write_atomic(opml_file(out, "sources"), sources_opml(config, ctx.extra["feed_meta"]))
     write_atomic(opml_file(out, "sections"), sections_opml(config))
     if config.settings.websub_hub:  # after the files are in place: a ping never delays them
+        # The subscription documents of every format (their files change together).
         notify_hub(config.settings.websub_hub, out,
-                   [feed_url(config.settings.base_url, r.section_id) for r in results
-                    if r.changed])
+                   [feed_url(config.settings.base_url, r.section_id, fmt)
+                    for r in results if r.changed for fmt in ("atom", "rss", "json")])
     return results
 
 

@@ -36,6 +36,8 @@ def render_json(section: SectionConfig, stories: Sequence[StoryView],
     if language and language != UNDETERMINED:
         feed["language"] = language
     feed["authors"] = [{"name": xml_text(section.title)}]
+    if ctx.hub:  # JSON Feed 1.1 "hubs": WebSub discovery
+        feed["hubs"] = [{"type": "WebSub", "url": ctx.hub}]
     feed["items"] = [_item(story, ctx) for story in stories]
     return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 

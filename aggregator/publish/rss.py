@@ -43,6 +43,8 @@ def render_rss(section: SectionConfig, stories: Sequence[StoryView], ctx: Render
     _text(channel, "generator", f"aggregator {__version__} ({HOME_PAGE})")
     etree.SubElement(channel, f"{{{ATOM_NS}}}link", rel="self", type=FORMATS["rss"][1],
                      href=feed_url(ctx.base_url, section.id, "rss"))
+    if ctx.hub:  # WebSub discovery, as in the Atom feed
+        etree.SubElement(channel, f"{{{ATOM_NS}}}link", rel="hub", href=ctx.hub)
     for story in stories:
         _item(etree.SubElement(channel, "item"), story, ctx)
     return bytes(etree.tostring(rss, xml_declaration=True, encoding="UTF-8", pretty_print=True))
