@@ -67,6 +67,7 @@ class Settings:
     story_window: timedelta = timedelta(hours=72)  # cross-source story grouping window
     jitter: float = 0.1  # random extra wait, up to this fraction of the interval
     websub_hub: str | None = None  # WebSub hub pinged when a feed changes (rel="hub")
+    story_embeddings: bool = True  # story level 3 (when the `embed` extra is installed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,6 +367,7 @@ _SETTINGS: Parsers = {
     "max_concurrency": _count, "per_host_concurrency": _count, "timeout": _duration,
     "max_body_bytes": _size, "retention": _duration, "story_window": _duration,
     "jitter": _fraction, "websub_hub": _http_url,
+    "story_embeddings": _flag,
 }
 
 

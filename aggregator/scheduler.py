@@ -78,9 +78,10 @@ class Runner:
                 if not locked:
                     log.info("another poll is running; skipping this tick")
                     return
-                window = self.config.settings.story_window
-                if self._stories is None or self._stories.clusterer.window != window:
-                    self._stories = Stories(window)
+                settings = self.config.settings
+                if self._stories is None or self._stories.settings != (
+                        settings.story_window, settings.story_embeddings):
+                    self._stories = Stories.for_settings(settings)
                 poller = Poller(self.config, self.store, clock=self.clock,
                                 stories=self._stories)
                 due = poller.due()

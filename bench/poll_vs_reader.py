@@ -37,6 +37,7 @@ from typing import Any
 import corpus
 
 HERE = Path(__file__).resolve().parent
+NO_EMBEDDINGS = "--no-embeddings" in sys.argv  # read by _prepare
 WORKERS = 20  # requests in flight, both tools
 
 TARGETS = {  # from the issue: what our code must reach
@@ -106,6 +107,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=HERE / "out", help="JSON folder")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
+    parser.add_argument("--no-embeddings", action="store_true",
+                        help="story_embeddings: false (stories by links, titles, near-duplicates)")
     parser.add_argument("--code", type=Path, default=HERE.parent,
                         help="folder holding the aggregator package to measure (default: "
                              "this checkout; e.g. git archive COMMIT aggregator | tar -x -C DIR)")
@@ -155,6 +158,7 @@ def _prepare(tool: str, work: Path, urls: list[str]) -> None:
         "  default_interval: 30m\n"
         f"  max_concurrency: {WORKERS}\n"
         f"  per_host_concurrency: {WORKERS}\n"
+        f"  story_embeddings: {'false' if NO_EMBEDDINGS else 'true'}\n"
         f"sources:\n{sources}"
         "topics:\n"
         "  ukraine:\n"

@@ -220,3 +220,14 @@ def test_an_older_database_gets_the_decision_columns(tmp_path: Path) -> None:
     columns = {c["name"] for c in inspect(engine).get_columns("items")}
     engine.dispose()
     assert {"join_level", "join_rule", "join_score", "join_match"} <= columns
+
+
+def test_story_embeddings_can_be_turned_off(tmp_path: Path) -> None:
+    from aggregator.config import load_config
+    from aggregator.pipeline.stories import Stories
+
+    (tmp_path / "feeds.yaml").write_text("settings: {story_embeddings: false}\n",
+                                         encoding="utf-8")
+    settings = load_config(tmp_path / "feeds.yaml").settings
+    assert settings.story_embeddings is False
+    assert Stories.for_settings(settings).embedder is None

@@ -83,7 +83,7 @@ class Poller:
                  parse_workers: int | None = None, stories: Stories | None = None) -> None:
         self.config = config
         # Story clustering: `run` passes the same one to every tick's Poller.
-        self.stories = stories or Stories(config.settings.story_window)
+        self.stories = stories or Stories.for_settings(config.settings)
         self.store = store
         self.clock = clock
         self.random = random  # jitter source, injected by tests

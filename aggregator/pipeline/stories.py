@@ -8,6 +8,7 @@ from collections.abc import Hashable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from aggregator.config import Settings
 from aggregator.models import Entry
 from aggregator.pipeline.cluster import AUTO, Clusterer, ClusterItem, Decision
 from aggregator.text import embed
@@ -31,7 +32,14 @@ class Stories:
     """Implements the store's StoryDecider over one Clusterer that outlives a pass (`run`
     keeps one across ticks, so it warms once)."""
 
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Stories:
+        """The window and level 3 as feeds.yaml sets them (`story_embeddings: false` turns
+        the encoder off even when its package is installed)."""
+        return cls(settings.story_window, embedder=AUTO if settings.story_embeddings else None)
+
     def __init__(self, window: timedelta, *, embedder: Any = AUTO) -> None:
+        self.settings = (window, embedder is not None)  # what `run` compares on reload
         self.embedder: embed.Embedder | None = (
             embed.shared_embedder() if embedder is AUTO else embedder)
         # The window moves with the items' dates, and one pass stores its feeds in whatever
