@@ -173,6 +173,7 @@ def _outputs_stale(config: Config) -> bool:
         return True
     for section in config.sections:
         try:
+            # publish.urls.feed_file names it too; importing publish would load the renderers
             if (config.settings.output_dir / f"{section.id}.atom").stat().st_mtime < edited:
                 return True
         except OSError:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from aggregator.errors import ParseError
 from aggregator.models import Entry
-from aggregator.pipeline.dedupe import StoryCandidate, assign_identities, find_story
+from aggregator.pipeline.dedupe import assign_identities
 from aggregator.pipeline.normalize import canonical_url, normalize
 from aggregator.pipeline.parse import parse
 
@@ -156,47 +156,6 @@ def test_missing_guid_uses_canonical_link_then_hash() -> None:
 def test_exact_duplicates_in_one_fetch_are_kept_once() -> None:
     item = "<item><guid>g</guid><title>t</title><link>/a</link></item>"
     assert len(assign_identities(entries(rss(item * 2)))) == 1
-
-
-def _entry(source: str, title_key: str, link: str | None, hours: float = 0) -> Entry:
-    [e] = entries(rss("<item><title>x</title></item>"))
-    from dataclasses import replace
-    return replace(e, source_id=source, title_key=title_key, canonical_link=link,
-                   published=NOW + timedelta(hours=hours))
-
-
-def _candidate(story: int, source: str, title_key: str, link: str | None,
-               hours: float = 0) -> StoryCandidate:
-    return StoryCandidate(story, source, link, title_key, NOW + timedelta(hours=hours))
-
-
-def test_story_by_title_key_within_window_from_another_source() -> None:
-    key = "زيلينسكي يزور واشنطن لبحث المساعدات"
-    window = timedelta(hours=48)
-    assert find_story(_entry("b", key, None), [_candidate(7, "a", key, None, -3)], window) == 7
-    assert find_story(_entry("b", key, None), [_candidate(7, "a", key, None, -50)], window) is None
-    assert find_story(_entry("a", key, None), [_candidate(7, "a", key, None, -3)], window) is None
-
-
-def test_story_by_canonical_link_but_not_home_page() -> None:
-    window = timedelta(hours=48)
-    link = "https://wire.example/2026/11/story"
-    assert find_story(_entry("b", "x", link), [_candidate(3, "a", "y", link, -100)], window) == 3
-    home = "https://wire.example/"
-    assert find_story(_entry("b", "x", home), [_candidate(3, "a", "y", home)], window) is None
-
-
-def test_short_generic_titles_do_not_join() -> None:
-    window = timedelta(hours=48)
-    assert find_story(_entry("b", "عاجل", None), [_candidate(1, "a", "عاجل", None)], window) is None
-
-
-def test_oldest_story_wins_when_several_match() -> None:
-    key = "the same headline about the summit"
-    got = find_story(_entry("c", key, None),
-                     [_candidate(9, "a", key, None), _candidate(4, "b", key, None)],
-                     timedelta(hours=48))
-    assert got == 4
 
 
 # -- character encodings -------------------------------------------------------------------------

@@ -1,22 +1,18 @@
-"""The dedupe stage: who an entry is inside its source, and which story it belongs to.
-
-Pure deciders: the store hands in what it already knows (candidates), these functions
-say what to do, the store writes it.
+"""The dedupe stage: who an entry is inside its source. Pure.
 
 Identity inside a source (as Miniflux and FreshRSS do, degrading when a feed is broken):
     guid/atom:id → guid + link when the fetch repeats that guid → canonical link
     → hash of title and content.
-Across sources, an entry joins the story of an item from *another* source that has the
-same canonical link, or the same title key published within the story window.
+Which story an entry joins across sources is the clusterer's (pipeline/cluster.py); the
+rules here say which links and title keys are specific enough to join stories at all.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from aggregator.models import Entry
@@ -52,17 +48,6 @@ def _identity(entry: Entry, *, repeated: bool) -> str:
     return f"hash:{digest}"
 
 
-@dataclass(frozen=True, slots=True)
-class StoryCandidate:
-    """A stored item that a new entry might share a story with."""
-
-    story_id: int  # the story it is in
-    source_id: str  # its source: never joined with an entry of the same source
-    canonical_link: str | None  # its canonical link
-    title_key: str  # its title key
-    published: datetime  # compared with the entry's, within the window
-
-
 def usable_link(link: str | None) -> bool:
     """A home-page link says nothing about which story an item tells."""
     return bool(link) and urlsplit(link).path not in ("", "/")
@@ -70,16 +55,3 @@ def usable_link(link: str | None) -> bool:
 
 def usable_title_key(key: str) -> bool:
     return len(key) >= MIN_TITLE_CHARS and key.count(" ") + 1 >= MIN_TITLE_WORDS
-
-
-def find_story(entry: Entry, candidates: Sequence[StoryCandidate],
-               window: timedelta) -> int | None:
-    """The story an entry joins: the oldest story among its matches, or None for a new one."""
-    matches = [
-        c.story_id for c in candidates
-        if c.source_id != entry.source_id and (
-            (usable_link(entry.canonical_link) and c.canonical_link == entry.canonical_link)
-            or (usable_title_key(entry.title_key) and c.title_key == entry.title_key
-                and abs(c.published - entry.published) <= window))
-    ]
-    return min(matches) if matches else None

@@ -18,7 +18,7 @@ import feedparser
 
 from aggregator.errors import ParseError
 from aggregator.models import ParsedEntry, ParsedFeed
-from aggregator.pipeline.parse_fast import parse_fast
+from aggregator.pipeline.parse_fast import parse_fast, primary_subtag
 from aggregator.text.dates import feedparser_handler
 
 # feedparser reads these bozo exceptions as harmless: the document was still read fully.
@@ -61,7 +61,7 @@ def parse(body: bytes, *, url: str, content_type: str | None = None,
     return ParsedFeed(
         title=_text(feed.get("title")),
         link=feed.get("link") or None,
-        language=_language(feed.get("language") or _detail_lang(feed, "title_detail")),
+        language=primary_subtag(feed.get("language") or _detail_lang(feed, "title_detail")),
         base_url=url,
         entries=entries,
         ttl_minutes=_int(feed.get("ttl")),
@@ -141,7 +141,7 @@ def _entry(e: Any) -> ParsedEntry:
         summary_html=e.get("summary") or "",
         content_html="".join(c.get("value") or "" for c in content[:1]),
         author=(e.get("author") or "").strip() or None,
-        language=_language(_detail_lang(e, "title_detail") or _detail_lang(e, "summary_detail")
+        language=primary_subtag(_detail_lang(e, "title_detail") or _detail_lang(e, "summary_detail")
                            or e.get("language")),
         published=_date(e.get("published_parsed")),
         # dict.get: feedparser's own .get maps a missing updated to published, with a warning
@@ -153,14 +153,6 @@ def _entry(e: Any) -> ParsedEntry:
 def _detail_lang(obj: Any, key: str) -> str | None:
     detail = obj.get(key)
     return detail.get("language") if detail else None
-
-
-def _language(value: str | None) -> str | None:
-    """Primary language subtag, lower-cased: 'en-US' -> 'en'."""
-    if not value:
-        return None
-    primary = value.strip().replace("_", "-").split("-")[0].lower()
-    return primary if primary.isalpha() and 2 <= len(primary) <= 3 else None
 
 
 def _parse_date(text: str) -> datetime | None:

@@ -90,7 +90,7 @@ def _rss(root: Any, url: str, parse_date: DateParser) -> ParsedFeed:
         raise _Unsure
     entries = tuple(_rss_item(item, parse_date) for item in channel.iterfind("item"))
     return ParsedFeed(title=_strip(_text(channel, "title")), link=_strip(_text(channel, "link")),
-                      language=_language(_text(channel, "language") or _text(channel,
+                      language=primary_subtag(_text(channel, "language") or _text(channel,
                                                                              f"{DC}language")),
                       base_url=url, entries=entries, ttl_minutes=_int(_text(channel, "ttl")),
                       format=version)
@@ -112,7 +112,7 @@ def _rss_item(item: Any, parse_date: DateParser) -> ParsedEntry:
         summary_html=_text(item, "description") or "",
         content_html=(content.text or "") if content is not None else "",
         author=_rss_author(item),
-        language=_language(_text(item, f"{DC}language")),
+        language=primary_subtag(_text(item, f"{DC}language")),
         published=parse_date(published) if published else None,
         updated=parse_date(updated) if updated else None,  # dc:date is "updated" to feedparser
         image=_rss_image(item),
@@ -163,14 +163,14 @@ def _rss1(root: Any, url: str, parse_date: DateParser) -> ParsedFeed:
             summary_html=_text(item, f"{RSS1}description") or "",
             content_html=(content.text or "") if content is not None else "",
             author=_strip(_text(item, f"{DC}creator")),
-            language=_language(_text(item, f"{DC}language")),
+            language=primary_subtag(_text(item, f"{DC}language")),
             published=None,
             updated=parse_date(date) if date else None,  # dc:date is "updated" to feedparser
             image=_media(item),
         ))
     return ParsedFeed(title=_strip(_text(channel, f"{RSS1}title")),
                       link=_strip(_text(channel, f"{RSS1}link")),
-                      language=_language(_text(channel, f"{DC}language")), base_url=url,
+                      language=primary_subtag(_text(channel, f"{DC}language")), base_url=url,
                       entries=tuple(entries), format="rss10")
 
 
@@ -181,7 +181,7 @@ def _atom(root: Any, url: str, parse_date: DateParser) -> ParsedFeed:
     entries = tuple(_atom_entry(e, parse_date) for e in root.iterfind(f"{ATOM}entry"))
     title = root.find(f"{ATOM}title")
     return ParsedFeed(title=_strip(_construct(title)), link=_alternate(root),
-                      language=_language(_lang(title if title is not None else root)),
+                      language=primary_subtag(_lang(title if title is not None else root)),
                       base_url=url, entries=entries, format="atom10")
 
 
@@ -202,7 +202,7 @@ def _atom_entry(entry: Any, parse_date: DateParser) -> ParsedEntry:
         summary_html=_construct(summary if summary is not None else content) or "",
         content_html=_construct(content) or "",
         author=_strip(author.text) if author is not None else None,
-        language=_language(_lang(title if title is not None else entry)),
+        language=primary_subtag(_lang(title if title is not None else entry)),
         published=parse_date(published) if published else None,
         updated=parse_date(updated) if updated else None,
         image=_atom_image(entry),
@@ -261,7 +261,8 @@ def _strip(value: str | None) -> str | None:
     return value.strip() or None if value else None
 
 
-def _language(value: str | None) -> str | None:
+def primary_subtag(value: str | None) -> str | None:
+    """Primary language subtag, lower-cased: 'en-US' -> 'en' (both parsers use it)."""
     if not value:
         return None
     primary = value.strip().replace("_", "-").split("-")[0].lower()
