@@ -445,3 +445,67 @@ def test_thresholds_can_be_tightened() -> None:
     c = Clusterer(embedder=emb, thresholds=Thresholds(embedding=0.9))
     c.add(item("a", "a first headline here"))
     assert c.add(item("b", "a second headline here", hours=1)).created
+
+
+# --- learn: items another poller decided -----------------------------------------------------
+
+def test_an_item_learned_between_adds_is_joined_by_a_later_copy() -> None:
+    c = cheap()
+    c.add(item("a", "هجوم روسي بالمسيرات على كييف", OTHER))
+    stored = item("b", "السعودية تعلن ميزانية 2026", WIRE, hours=1)
+    assert c.learn([(stored, "s-9")]) == 1
+    assert c.explain(stored.key) == Decision(stored.key, "s-9", False, 0, "stored", 1.0)
+    copy = c.add(item("c", "ميزانية السعودية: عجز 165 مليار ريال", WIRE, hours=2))
+    assert (copy.story_id, copy.rule, copy.matched_key) == ("s-9", "near_duplicate", stored.key)
+    assert set(c.members("s-9")) == {stored.key, copy.key}
+
+
+def test_learning_an_item_already_held_changes_nothing() -> None:
+    c = cheap()
+    placed = c.add(item("a", "السعودية تعلن ميزانية 2026", WIRE))
+    held = item("a", "السعودية تعلن ميزانية 2026", WIRE, key=placed.key)
+    assert c.learn([(held, "s-other")]) == 0
+    assert len(c) == 1 and c.story_of(placed.key) == placed.story_id
+    assert c.members("s-other") == ()
+    again = item("b", "هجوم روسي بالمسيرات على كييف", OTHER, hours=1)
+    assert c.learn([(again, "s-2"), (again, "s-3")]) == 1 and c.story_of(again.key) == "s-2"
+
+
+def test_a_learned_item_joins_a_known_story_under_its_id_or_an_alias() -> None:
+    c = cheap()
+    older = c.add(item("a", "Trump announces tariffs on all imported cars",
+                       link="https://x.test/cars"))
+    newer = c.add(item("b", "Car tariffs: Trump sets 25 percent levy from next month", hours=1))
+    c.add(item("c", "Car tariffs: Trump sets 25 percent levy from next month",
+               link="https://x.test/cars", hours=2))  # merges newer into older
+    learned = item("d", "Autos: Zölle ab nächstem Monat", hours=3)
+    assert c.learn([(learned, newer.story_id)]) == 1
+    assert c.story_of(learned.key) == older.story_id
+
+
+def test_an_item_older_than_the_kept_window_is_not_learned() -> None:
+    c = cheap(window=timedelta(hours=24))
+    c.add(item("a", "هجوم روسي بالمسيرات على كييف", OTHER, hours=30))
+    old = item("b", "السعودية تعلن ميزانية 2026", WIRE, hours=1)
+    assert c.learn([(old, "s-old")]) == 0
+    assert len(c) == 1 and c.story_of(old.key) is None and c.members("s-old") == ()
+
+
+def test_learned_items_are_embedded_unless_their_vector_is_given() -> None:
+    table = {"بوتين وترامب يبحثان وقف إطلاق النار": BASE,
+             "Putin and Trump discuss a ceasefire": angle(0.7),
+             "Poutine et Trump discutent d'un cessez-le-feu": angle(0.7, axis=2)}
+    emb = TableEmbedder(dict(table))
+    c = Clusterer(embedder=emb)
+    c.add(item("x", "عنوان خبر عن موضوع آخر تماما"))
+    calls = emb.calls
+    rt = item("rt", "بوتين وترامب يبحثان وقف إطلاق النار", hours=1)
+    c.learn([(rt, "s-1")])
+    assert emb.calls == calls + 1
+    assert c.add(item("bbc", "Putin and Trump discuss a ceasefire", hours=2)).story_id == "s-1"
+    spare = TableEmbedder(dict(table))
+    given = Clusterer(embedder=spare)
+    given.learn([(rt, "s-1")], {rt.key: c.vector(rt.key)})
+    assert spare.calls == 0
+    fr = item("f24", "Poutine et Trump discutent d'un cessez-le-feu", hours=2)
+    assert given.add(fr).story_id == "s-1"

@@ -19,6 +19,8 @@ identity. When a new item bridges two stories they merge, and the older story's 
     Clusterer(window, new_story_id=..., embedder=...)
         .warm([(item, story_id), ...], vectors)   after a restart: the stored window, and
                                          the vectors kept from .vector(key); before any add
+        .learn([(item, story_id), ...], vectors)  between adds: items another poller placed
+                                         and stored, so later items can join them
         .add(item) -> Decision           one item;  .add_many(items) -> [Decision]  a poll's items
         .explain(key) -> Decision        how an item still in the window joined its story
         .resolve(story_id) -> story_id   the surviving id of a story merged into another
@@ -531,33 +533,43 @@ class Clusterer:
         """Load items with the story ids the store gave them (after a restart), unjudged: the
         store's window (items published within `window` of now); call it before any add.
         `vectors`: level-3 vectors the store kept, by item key; only the others are embedded."""
-        pairs = sorted(stored, key=lambda pair: pair[0].published)
-        recs = self._prepare([item for item, _ in pairs])
-        for rec, (item, story_id) in zip(recs, pairs, strict=True):
+        self.learn(stored, vectors)
+
+    def learn(self, stored: Iterable[tuple[ClusterItem, StoryId]],
+              vectors: Mapping[Hashable, Any] | None = None) -> int:
+        """Load items that another process decided and stored, with their story ids, at any
+        time between adds: several pollers share one store, and an item one of them placed
+        must be there for the next item of the others to join. Unjudged, like `warm`.
+
+        An item already held (its key, or its source and identity) is skipped: this process
+        placed it or learned it before. An unknown story id becomes a story (a known one, or
+        an alias of a merged one, is joined); an item older than the kept window is ignored.
+        `vectors` are used where given, the other items are embedded. Returns how many items
+        were taken."""
+        pairs = []
+        seen: set[Hashable] = set()
+        for item, story_id in sorted(stored, key=lambda pair: pair[0].published):
+            if item.key in seen or self._holds(item):
+                continue
+            seen.add(item.key)
+            pairs.append((item, story_id))
+        taken = []
+        for rec, (item, story_id) in zip(self._prepare([item for item, _ in pairs]), pairs,
+                                         strict=True):
+            self._advance(item.published)
+            if self._too_old(item):
+                continue
             story = self._stories.get(story_id)
             if story is None:
                 story = self._stories[story_id] = _Story(story_id, next(self._seq),
                                                          item.published)
             story.first = min(story.first, item.published)
             rec.decision = Decision(item.key, story_id, False, 0, "stored", 1.0)
-            self._advance(item.published)
             self._index(rec, story)
+            taken.append(rec)
         if self.embedder is not None:
-            known = vectors or {}
-            live = []
-            for rec in recs:
-                if not rec.alive:
-                    continue
-                vector = known.get(rec.item.key)
-                if vector is not None and len(vector) == self.embedder.dim:
-                    self._put_vector(rec, vector)
-                else:
-                    live.append(rec)
-            for start in range(0, len(live), 256):
-                chunk = live[start:start + 256]
-                vectors = self.embedder.embed([self._embedding_text(r) for r in chunk])
-                for rec, vector in zip(chunk, vectors, strict=True):
-                    self._put_vector(rec, vector)
+            self._embed_stored(taken, vectors or {})
+        return len(taken)
 
     def story_of(self, key: Hashable) -> StoryId | None:
         rec = self._recs.get(key)
@@ -793,6 +805,24 @@ class Clusterer:
         self._put_vector(rec, vector)
         batch.placed.append((vector, rec))
 
+    def _embed_stored(self, recs: Sequence[_Rec], vectors: Mapping[Hashable, Any]) -> None:
+        """Vectors for stored items still in the window: the kept ones, else the encoder's."""
+        assert self.embedder is not None
+        missing = []
+        for rec in recs:
+            if not rec.alive:
+                continue
+            vector = vectors.get(rec.item.key)
+            if vector is not None and len(vector) == self.embedder.dim:
+                self._put_vector(rec, vector)
+            else:
+                missing.append(rec)
+        for start in range(0, len(missing), 256):
+            chunk = missing[start:start + 256]
+            rows = self.embedder.embed([self._embedding_text(r) for r in chunk])
+            for rec, vector in zip(chunk, rows, strict=True):
+                self._put_vector(rec, vector)
+
     def _put_vector(self, rec: _Rec, vector: Any) -> None:
         assert self._vectors is not None
         rec.row = self._vectors.put(vector)
@@ -812,12 +842,19 @@ class Clusterer:
             if rec.alive:
                 self._remove(rec)
 
+    def _holds(self, item: ClusterItem) -> bool:
+        return item.key in self._recs or (item.source_id, item.identity) in self._identities
+
+    def _too_old(self, item: ClusterItem) -> bool:
+        """Published before the kept window: decided, never kept."""
+        return self._watermark is not None and item.published < self._watermark - self.keep
+
     def _index(self, rec: _Rec, story: _Story) -> None:
         item = rec.item
         rec.story = story
         story.members[item.key] = rec
         story.sources[item.source_id] = item.identity
-        if self._watermark is not None and item.published < self._watermark - self.keep:
+        if self._too_old(item):
             rec.alive = False  # already outside the window: decided, not kept
             self._drop_member(rec)
             return
