@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import re
 import sys
@@ -14,13 +15,15 @@ from typing import TYPE_CHECKING
 
 from aggregator import __version__
 from aggregator.config import Config, config_path, load_config
-from aggregator.errors import ConfigError, StoreError
+from aggregator.errors import ConfigError, SchemaError, StoreError
 from aggregator.models import PollOutcome
 
 if TYPE_CHECKING:
-    from aggregator.store import SourceStatus
+    from aggregator.store import SourceStatus, Store
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
+SHARED_HELP = ("one of several pollers on one PostgreSQL database: claim due sources a few "
+               "at a time instead of taking the pass lock")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     poll.add_argument("--all", action="store_true", help="poll every enabled source, due or not")
     poll.add_argument("--source", metavar="ID", action="append", default=[],
                       help="poll only this source (repeatable); implies due or not")
+    poll.add_argument("--shared", action="store_true", help=SHARED_HELP)
     sub.add_parser("publish", help="re-render every section from the database",
                    description="Re-render every section's feed from the database.")
     for name, text in (("serve", "serve the outputs over HTTP"),
@@ -49,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--port", type=int, default=8080, help="port to bind (default 8080)")
         if name == "run":
             cmd.add_argument("--no-serve", action="store_true", help="poll only, no HTTP server")
+            cmd.add_argument("--shared", action="store_true", help=SHARED_HELP)
             cmd.add_argument("--tick", type=float, default=60.0, metavar="SECONDS",
                              help="how often to look for due sources (default 60)")
     explain = sub.add_parser("explain", help="show why a text or a stored item has its topics",
@@ -97,6 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write the enabled sources as an OPML 2.0 subscription list.")
     opml_out.add_argument("-o", "--output", metavar="FILE",
                           help="write to FILE instead of standard output")
+    db = sub.add_parser("db", help="show or upgrade the database schema",
+                        description="Show the database schema's revision, or upgrade it: "
+                                    "after installing a new version, commands refuse an "
+                                    "out-of-date schema until `aggregator db upgrade` ran.")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_sub.add_parser("upgrade", help="apply the pending schema migrations",
+                      description="Apply the pending schema migrations (a database made "
+                                  "before migrations is adopted) and say what was done.")
+    db_sub.add_parser("current", help="show the schema revision and whether it is up to date",
+                      description="Show the database's schema revision and whether this "
+                                  "version can use it; exit status 1 when it cannot.")
     return parser
 
 
@@ -115,7 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except StoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        refused = ""
+        if isinstance(exc, SchemaError):  # name what did not run: cron mails are read later
+            command = f"db {args.db_command}" if args.command == "db" else args.command
+            refused = f" — `aggregator {command}` did not run"
+        print(f"error: {exc}{refused}", file=sys.stderr)
         return EXIT_FAIL
     except KeyboardInterrupt:
         return 130
@@ -142,27 +162,51 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
     unknown = [i for i in args.source if i not in {s.id for s in config.sources}]
     if unknown:
         raise ConfigError(f"unknown source id(s): {', '.join(unknown)}", file=str(config.path))
-    with Store(config.settings.database) as store, store.poll_lock() as locked:
+    if args.shared:
+        _refuse_sqlite(config, "poll --shared")
+    with Store(config.settings.database) as store, _exclusive(store, args.shared) as locked:
         if not locked:
             print("another poll is running; nothing to do")
             return EXIT_OK
         store.sync_sources(config.sources)
-        poller = Poller(config, store, clock=utcnow)
-        ids = poller.due(args.source, all_sources=args.all or bool(args.source))
+        poller = Poller(config, store, clock=utcnow, shared=args.shared)
+        every = args.all or bool(args.source)
+        ids = poller.due(args.source, all_sources=every)
         progress = _Progress(len(ids)) if sys.stdout.isatty() and ids else None
-        outcomes = poller.run(ids, on_outcome=progress.step if progress else None)
+        outcomes = poller.run(ids, on_outcome=progress.step if progress else None,
+                              due_only=not every)
         if progress:
             progress.done()
         for outcome in sorted(outcomes, key=lambda o: o.source_id):
             print(outcome.summary())
+        polled = {o.source_id for o in outcomes}
+        for skipped in (i for i in args.source if i not in polled):
+            print(f"{skipped}: skipped: another poller is polling it")
         if any(not o.counted for o in outcomes):
             print("every source failed to connect: our network looks down, so these errors "
                   "were not counted against the sources")
         print(_total(outcomes))
         # A pass that stored nothing would rewrite the same bytes: skip the work then.
         if any(o.outcome in ("new", "updated") for o in outcomes) or _outputs_stale(config):
-            publish_and_prune(config, store, utcnow())
+            with store.publish_lock():
+                publish_and_prune(config, store, utcnow())
     return EXIT_OK
+
+
+def _exclusive(store: Store, shared: bool) -> contextlib.AbstractContextManager[bool]:
+    """The pass lock (a second `poll` exits at once), unless this is one of several pollers:
+    those split the sources by claiming them."""
+    return contextlib.nullcontext(True) if shared else store.poll_lock()
+
+
+def _refuse_sqlite(config: Config, what: str) -> None:
+    """Several pollers need PostgreSQL: SQLite has one writer, and its locks stay on one
+    machine."""
+    if config.settings.database.startswith("sqlite"):
+        raise ConfigError(f"`aggregator {what}` (several pollers) needs PostgreSQL, but the "
+                          f"database is SQLite ({config.settings.database}); set "
+                          "settings.database or $AGGREGATOR_DATABASE to a postgresql:// URL, "
+                          "or run a single poller without --shared", file=str(config.path))
 
 
 def _outputs_stale(config: Config) -> bool:
@@ -217,8 +261,16 @@ def cmd_publish(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(config: Config, args: argparse.Namespace) -> int:
+    from aggregator.store import Store
     from aggregator.web.app import serve
 
+    try:  # only /status reads the database: a schema mismatch refuses, an outage does not
+        Store(config.settings.database).close()
+    except SchemaError:
+        raise
+    except StoreError as exc:
+        print(f"warning: {exc}; serving the files, /status answers 503 until the database "
+              "is back", file=sys.stderr)
     print(f"serving {config.settings.output_dir} at http://{args.host}:{args.port}/")
     serve(lambda: config, args.host, args.port)
     return EXIT_OK
@@ -232,8 +284,10 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
     from aggregator.store import Store
     from aggregator.web.app import serve
 
+    if args.shared:
+        _refuse_sqlite(config, "run --shared")
     with Store(config.settings.database) as store:
-        runner = Runner(config, store)
+        runner = Runner(config, store, shared=args.shared)
         scheduler = start(runner, tick_seconds=args.tick)
         try:
             if args.no_serve:
@@ -297,6 +351,9 @@ def _notes(r: SourceStatus) -> list[str]:
         notes.append(f"moved permanently to {r.moved_to}: update its url in feeds.yaml")
     elif r.redirect_url:
         notes.append(f"permanently redirected to {r.redirect_url}")
+    if r.claimed_by:
+        notes.append(f"being polled by {r.claimed_by} (claim until "
+                     f"{_when(r.claimed_until, seconds=True)})")
     return notes
 
 
@@ -390,8 +447,8 @@ def cmd_demo(config: Config | None, args: argparse.Namespace) -> int:
     return run_demo(args.host, args.port, args.dir, not args.no_serve)
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+def _when(value: datetime | None, *, seconds: bool = False) -> str:
+    return value.strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else "")) if value else "-"
 
 
 def cmd_import_opml(config: Config, args: argparse.Namespace) -> int:
@@ -428,8 +485,20 @@ def cmd_export_opml(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_db(config: Config, args: argparse.Namespace) -> int:
+    from aggregator.store import database_state, upgrade_database
+
+    if args.db_command == "current":
+        state = database_state(config.settings.database)
+        print(state.describe())
+        return EXIT_OK if state.usable else EXIT_FAIL
+    for line in upgrade_database(config.settings.database).report():
+        print(line)
+    return EXIT_OK
+
+
 COMMANDS = {"check": cmd_check, "poll": cmd_poll, "publish": cmd_publish, "serve": cmd_serve,
             "run": cmd_run, "status": cmd_status, "explain": cmd_explain, "retag": cmd_retag,
             "stories": cmd_stories, "explain-story": cmd_explain_story,
             "import-opml": cmd_import_opml, "export-opml": cmd_export_opml,
-            "demo": cmd_demo}
+            "demo": cmd_demo, "db": cmd_db}

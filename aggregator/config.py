@@ -32,6 +32,10 @@ from aggregator.text.arabic import matching_view, word_view
 DEFAULT_CONFIG = "feeds.yaml"
 ENV_VAR = "AGGREGATOR_CONFIG"
 DATABASE_ENV_VAR = "AGGREGATOR_DATABASE"  # overrides settings.database, see above
+# A file holding the database URL (a Docker or systemd secret): the password stays out of
+# feeds.yaml and out of the environment of every child process.
+DATABASE_FILE_ENV_VAR = "AGGREGATOR_DATABASE_FILE"
+MAX_CLAIM_LEASE = timedelta(minutes=10)
 
 _ID = re.compile(r"[a-z0-9-]+")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{1,8})*", re.IGNORECASE)  # BCP 47, loosely
@@ -68,6 +72,9 @@ class Settings:
     jitter: float = 0.1  # random extra wait, up to this fraction of the interval
     websub_hub: str | None = None  # WebSub hub pinged when a feed changes (rel="hub")
     story_embeddings: bool = True  # story level 3 (when the `embed` extra is installed)
+    # Shared polling: how long a poller's claim on a source lasts without being renewed (a
+    # running poller renews it; one killed mid-pass lets it lapse and another takes over).
+    claim_lease: timedelta = timedelta(minutes=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,14 +374,14 @@ _SETTINGS: Parsers = {
     "max_concurrency": _count, "per_host_concurrency": _count, "timeout": _duration,
     "max_body_bytes": _size, "retention": _duration, "story_window": _duration,
     "jitter": _fraction, "websub_hub": _http_url,
-    "story_embeddings": _flag,
+    "story_embeddings": _flag, "claim_lease": _duration,
 }
 
 
 def _settings(node: _Node | None, folder: Path) -> Settings:
     fields = node.fields(_SETTINGS) if node is not None else {}
     values = _DEFAULTS | {key: _SETTINGS[key](value) for key, value in fields.items()}
-    override = os.environ.get(DATABASE_ENV_VAR)
+    override = _database_override()
     values["database"] = (_database(override, Path.cwd()) if override
                           else _database(values["database"], folder))
     values["output_dir"] = _absolute(values["output_dir"], folder)
@@ -382,7 +389,25 @@ def _settings(node: _Node | None, folder: Path) -> Settings:
     if settings.min_interval > settings.max_interval:
         (fields.get("min_interval") or fields["max_interval"]).fail(
             "min_interval must not be longer than max_interval")
+    if not timedelta(seconds=10) <= settings.claim_lease <= MAX_CLAIM_LEASE:
+        fields["claim_lease"].fail("claim_lease must be between 10s and 10m")
     return settings
+
+
+def _database_override() -> str | None:
+    """$AGGREGATOR_DATABASE, else the first line of the file $AGGREGATOR_DATABASE_FILE names."""
+    if url := os.environ.get(DATABASE_ENV_VAR):
+        return url
+    path = os.environ.get(DATABASE_FILE_ENV_VAR)
+    if not path:
+        return None
+    try:
+        url = Path(path).read_text(encoding="utf-8").strip().splitlines()[0].strip()
+    except (OSError, UnicodeDecodeError, IndexError) as exc:
+        reason = "it is empty" if isinstance(exc, IndexError) else exc
+        raise ConfigError(f"cannot read the database URL (named by ${DATABASE_FILE_ENV_VAR}): "
+                          f"{reason}", file=path) from None
+    return url
 
 
 def _sources(node: _Node | None) -> tuple[SourceConfig, ...]:

@@ -6,6 +6,9 @@
     │   ├── FetchError         network, HTTP status, size or time limits
     │   └── ParseError         the body is not a feed we can read
     └── StoreError             the database is unusable (schema, connection)
+        └── SchemaError        its schema is not the revision this version needs
+            ├── SchemaOutOfDate    older, or made before migrations: `aggregator db upgrade`
+            └── SchemaTooNew       written by a newer aggregator
 
 A SourceError never stops a pass: the pipeline turns it into an `error` outcome for
 that source and goes on with the others.
@@ -66,3 +69,32 @@ class ParseError(SourceError):
 
 class StoreError(AggregatorError):
     """The database cannot be used as it is."""
+
+
+class SchemaError(StoreError):
+    """The database's schema revision is not the one this version of aggregator needs."""
+
+    def __init__(self, message: str, *, current: str | None, needed: str) -> None:
+        self.current = current  # the database's revision; None: made before migrations
+        self.needed = needed  # the revision this version needs (the newest migration)
+        super().__init__(message)
+
+
+class SchemaOutOfDate(SchemaError):
+    """An older schema: commands refuse it until `aggregator db upgrade` has run, so a new
+    version never writes rows an old schema cannot hold (or silently alters it from cron)."""
+
+    def __init__(self, *, current: str | None, needed: str) -> None:
+        have = f"revision {current}" if current else "created before schema migrations"
+        super().__init__(f"the database schema is out of date ({have}, this version needs "
+                         f"{needed}); run `aggregator db upgrade` first",
+                         current=current, needed=needed)
+
+
+class SchemaTooNew(SchemaError):
+    """A schema written by a newer aggregator: this version cannot know what it changed."""
+
+    def __init__(self, *, current: str, needed: str) -> None:
+        super().__init__(f"the database schema is at revision {current}, newer than this "
+                         f"version of aggregator knows ({needed}); upgrade aggregator",
+                         current=current, needed=needed)

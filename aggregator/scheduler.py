@@ -7,6 +7,7 @@ at once, an invalid one is logged with its line number and the previous config s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -34,8 +35,9 @@ class Runner:
     """Holds the live configuration and performs ticks; owned by `run`."""
 
     def __init__(self, config: Config, store: Store, *, clock: Callable[[], datetime] = utcnow,
-                 config_file: Path | None = None) -> None:
+                 config_file: Path | None = None, shared: bool = False) -> None:
         self.config = config
+        self.shared = shared  # one of several pollers: claims only, no pass lock
         self.store = store
         self.clock = clock
         self._file = config_file or config.path
@@ -74,7 +76,10 @@ class Runner:
             return
         try:
             self._republish = self.reload_if_changed() or self._republish
-            with self.store.poll_lock() as locked:  # a cron `poll` may share the database
+            # A cron `poll` may share the database; shared pollers split the sources by
+            # claiming them instead.
+            exclusive = contextlib.nullcontext(True) if self.shared else self.store.poll_lock()
+            with exclusive as locked:
                 if not locked:
                     log.info("another poll is running; skipping this tick")
                     return
@@ -83,13 +88,14 @@ class Runner:
                         settings.story_window, settings.story_embeddings):
                     self._stories = Stories.for_settings(settings)
                 poller = Poller(self.config, self.store, clock=self.clock,
-                                stories=self._stories)
+                                stories=self._stories, shared=self.shared)
                 due = poller.due()
-                outcomes = poller.run(due) if due else []
+                outcomes = poller.run(due, due_only=True) if due else []
                 for outcome in outcomes:
                     log.info("%s", outcome.summary())
                 if self._republish or any(o.outcome in ("new", "updated") for o in outcomes):
-                    publish_and_prune(self.config, self.store, self.clock())
+                    with self.store.publish_lock():
+                        publish_and_prune(self.config, self.store, self.clock())
                     self._republish = False
         except Exception:
             log.exception("tick failed")

@@ -37,6 +37,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # own AGGREGATOR_DATABASE cannot leak into the results.
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("AGGREGATOR_DATABASE", raising=False)
+    monkeypatch.delenv("AGGREGATOR_DATABASE_FILE", raising=False)
 
 
 def load(text: str, name: str = "feeds.yaml") -> Config:
@@ -314,6 +315,31 @@ def test_aggregator_database_overrides_the_file(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("AGGREGATOR_DATABASE", url)
 
     assert load("settings:\n  database: sqlite:///data/x.db\n").settings.database == url
+
+
+def test_the_database_url_can_come_from_a_secret_file(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    url = "postgresql+psycopg://aggregator:s3cret@db:5432/aggregator"
+    (tmp_path / "database-url").write_text(f"{url}\n", encoding="utf-8")
+    monkeypatch.setenv("AGGREGATOR_DATABASE_FILE", str(tmp_path / "database-url"))
+    assert load("settings:\n  database: sqlite:///x.db\n").settings.database == url
+    monkeypatch.setenv("AGGREGATOR_DATABASE", "sqlite:///env.db")  # the variable wins
+    assert load("{}\n").settings.database == f"sqlite:///{tmp_path}/env.db"
+
+
+def test_an_unreadable_secret_file_is_a_clear_error(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGGREGATOR_DATABASE_FILE", str(tmp_path / "missing"))
+    assert "cannot read the database URL (named by $AGGREGATOR_DATABASE_FILE)" in error("{}\n")
+    (tmp_path / "empty").write_text("\n", encoding="utf-8")
+    monkeypatch.setenv("AGGREGATOR_DATABASE_FILE", str(tmp_path / "empty"))
+    assert error("{}\n").endswith("it is empty")
+
+
+def test_claim_lease_is_bounded() -> None:
+    assert load("settings:\n  claim_lease: 90s\n").settings.claim_lease.total_seconds() == 90
+    assert error("settings:\n  claim_lease: 1h\n") == (
+        "feeds.yaml:2: settings.claim_lease: claim_lease must be between 10s and 10m")
 
 
 def test_a_relative_sqlite_override_is_taken_from_the_working_directory(

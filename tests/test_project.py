@@ -22,6 +22,7 @@ BOUNDARIES = {
     "apscheduler": ["scheduler.py"],
     "sqlmodel": ["store/"],
     "sqlalchemy": ["store/"],
+    "alembic": ["store/schema.py", "store/migrations/"],
     "ruamel": ["config.py"],
     "httpx": ["pipeline/fetch.py"],
     "nh3": ["text/html.py"],

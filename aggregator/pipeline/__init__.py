@@ -20,11 +20,13 @@ import logging
 import multiprocessing
 import os
 import random
+import secrets
+import socket
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from aggregator.config import Config, SourceConfig
@@ -50,6 +52,7 @@ if TYPE_CHECKING:  # the store imports the dedupe decider from this package
 
 log = logging.getLogger("aggregator.poll")
 PARSE_POOL_MIN_SOURCES = 8  # below this, starting worker processes costs more than it saves
+QUIET_BATCH = 500  # 304s written (and their claims released) together in a shared pass
 Clock = Callable[[], datetime]
 
 
@@ -80,8 +83,15 @@ class Poller:
     def __init__(self, config: Config, store: Store, *, clock: Clock,
                  fetcher_factory: Callable[[], Fetcher] | None = None,
                  random: Callable[[], float] = random.random,
-                 parse_workers: int | None = None, stories: Stories | None = None) -> None:
+                 parse_workers: int | None = None, stories: Stories | None = None,
+                 shared: bool = False) -> None:
         self.config = config
+        # Every pass claims its sources in the store, so two processes never poll one source
+        # at once. Alone (the pass lock held), a pass claims all it was given at once; shared
+        # with other pollers (PostgreSQL), it claims a few at a time as it goes, so the
+        # pollers split the due sources between them.
+        self.shared = shared
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         # Story clustering: `run` passes the same one to every tick's Poller.
         self.stories = stories or Stories.for_settings(config.settings)
         self.store = store
@@ -106,64 +116,120 @@ class Poller:
         return self.store.due_source_ids(ids, self.clock(), include_not_due=all_sources)
 
     def run(self, source_ids: Sequence[str],
-            on_outcome: Callable[[PollOutcome], None] | None = None) -> list[PollOutcome]:
-        """One pass over the given sources; returns one outcome per source."""
-        return asyncio.run(self.run_async(source_ids, on_outcome))
+            on_outcome: Callable[[PollOutcome], None] | None = None, *,
+            due_only: bool = False) -> list[PollOutcome]:
+        """One pass over the given sources (those still due when claimed, with due_only);
+        returns one outcome per source polled. Sources another poller holds are skipped."""
+        return asyncio.run(self.run_async(source_ids, on_outcome, due_only=due_only))
 
     async def run_async(self, source_ids: Sequence[str],
-                        on_outcome: Callable[[PollOutcome], None] | None = None,
-                        ) -> list[PollOutcome]:
-        states = self.store.source_states(source_ids)
+                        on_outcome: Callable[[PollOutcome], None] | None = None, *,
+                        due_only: bool = False) -> list[PollOutcome]:
         loop = asyncio.get_running_loop()
+        settings = self.config.settings
+        claims = _Claims(self.store, self.owner, settings.claim_lease, source_ids,
+                         due_only=due_only,
+                         batch=2 * settings.max_concurrency if self.shared else None)
         quiet: list[Unchanged] = []  # written together: most of a pass, most of the time
+        results: list[PollOutcome | _Unreachable] = []
         self._stage = asyncio.Semaphore(2 * max(self.parse_workers, 1) + 2)
-        with self._parse_pool(len(states)) as pool, \
-                ThreadPoolExecutor(max_workers=1, thread_name_prefix="store") as worker:
-            async with self._fetcher_factory() as fetcher:
+        heartbeat = asyncio.create_task(self._heartbeat(loop))
+        try:
+            with self._parse_pool(len(source_ids)) as pool, \
+                    ThreadPoolExecutor(max_workers=1, thread_name_prefix="store") as worker:
+                async with self._fetcher_factory() as fetcher:
 
-                # Fetching runs far ahead of parsing and storing: bound the bodies waiting.
-                ahead = asyncio.Semaphore(4 * self.config.settings.max_concurrency)
-
-                async def one(source_id: str) -> PollOutcome | _Unreachable:
-                    async with ahead:
-                        return await each(source_id)
-
-                async def each(source_id: str) -> PollOutcome | _Unreachable:
-                    state = states[source_id]
-                    started = time.monotonic()
-                    try:
-                        fetched = await fetcher.fetch(state)
-                    except FetchError as exc:
-                        if exc.connection:  # judged once the whole pass is known
-                            return _Unreachable(state, exc, started)
-                        outcome = await loop.run_in_executor(
-                            worker, self._fail, state, exc, started, True)
-                    else:
-                        if _unchanged(state, fetched):
-                            outcome = self._quiet(state, fetched, started, quiet)
+                    async def each(state: SourceState) -> PollOutcome | _Unreachable:
+                        started = time.monotonic()
+                        try:
+                            fetched = await fetcher.fetch(state)
+                        except FetchError as exc:
+                            if exc.connection:  # judged once the whole pass is known
+                                return _Unreachable(state, exc, started)
+                            outcome = await loop.run_in_executor(
+                                worker, self._fail, state, exc, started, True)
                         else:
-                            outcome = await self._changed(loop, pool, worker, state, fetched,
-                                                          started)
-                    if on_outcome:
-                        on_outcome(outcome)
-                    return outcome
+                            if _unchanged(state, fetched):
+                                outcome = self._quiet(state, fetched, started, quiet)
+                            else:
+                                outcome = await self._changed(loop, pool, worker, state,
+                                                              fetched, started)
+                        if on_outcome:
+                            on_outcome(outcome)
+                        return outcome
 
-                results = await asyncio.gather(*(one(i) for i in source_ids if i in states))
-            await loop.run_in_executor(worker, self.store.save_unchanged, quiet)
-            unreachable = [r for r in results if isinstance(r, _Unreachable)]
-            # Every source failing to connect says more about our network than about them.
-            counted = not (len(results) > 1 and len(unreachable) == len(results))
-            outcomes = {r.source_id: r for r in results if isinstance(r, PollOutcome)}
-            for u in unreachable:
-                outcome = await loop.run_in_executor(worker, self._fail, u.state, u.error,
-                                                     u.started, counted)
-                if on_outcome:
-                    on_outcome(outcome)
-                outcomes[u.state.source_id] = outcome
+                    await self._drive(loop, claims, each, results, worker, quiet)
+                await loop.run_in_executor(worker, self.store.save_unchanged, quiet)
+                outcomes = await self._judge_unreachable(loop, worker, results, on_outcome)
+        finally:
+            heartbeat.cancel()
+            await loop.run_in_executor(None, self.store.release_claims, self.owner)
+        return [outcomes[i] for i in source_ids if i in outcomes]
+
+    async def _drive(self, loop: asyncio.AbstractEventLoop, claims: _Claims,
+                     each: Callable[[SourceState], Awaitable[PollOutcome | _Unreachable]],
+                     results: list[PollOutcome | _Unreachable], worker: Executor,
+                     quiet: list[Unchanged]) -> None:
+        """Claim sources and poll them until nothing is left to claim. Fetching runs far
+        ahead of parsing and storing: the bodies waiting are bounded by `ahead`; a shared
+        pass claims more whenever fewer than max_concurrency sources are left in flight."""
+        ahead = asyncio.Semaphore(4 * self.config.settings.max_concurrency)
+        low_water = self.config.settings.max_concurrency
+        more = asyncio.Event()
+        tasks: list[asyncio.Task[None]] = []
+        in_flight = 0
+
+        async def one(state: SourceState) -> None:
+            nonlocal in_flight
+            try:
+                async with ahead:
+                    results.append(await each(state))
+            finally:
+                in_flight -= 1
+                if in_flight <= low_water:
+                    more.set()
+
+        while claims.open:
+            more.clear()
+            for state in await loop.run_in_executor(None, claims.next, self.clock()):
+                in_flight += 1
+                tasks.append(asyncio.create_task(one(state)))
+            if len(quiet) >= QUIET_BATCH:  # a long shared pass releases its 304s as it goes
+                done, quiet[:] = list(quiet), []
+                await loop.run_in_executor(worker, self.store.save_unchanged, done)
+            if claims.open and in_flight > low_water:
+                await more.wait()
+        await asyncio.gather(*tasks)
+
+    async def _judge_unreachable(self, loop: asyncio.AbstractEventLoop, worker: Executor,
+                                 results: Sequence[PollOutcome | _Unreachable],
+                                 on_outcome: Callable[[PollOutcome], None] | None,
+                                 ) -> dict[str, PollOutcome]:
+        """Every source failing to connect says more about our network than about them."""
+        unreachable = [r for r in results if isinstance(r, _Unreachable)]
+        counted = not (len(results) > 1 and len(unreachable) == len(results))
+        outcomes = {r.source_id: r for r in results if isinstance(r, PollOutcome)}
+        for u in unreachable:
+            outcome = await loop.run_in_executor(worker, self._fail, u.state, u.error,
+                                                 u.started, counted)
+            if on_outcome:
+                on_outcome(outcome)
+            outcomes[u.state.source_id] = outcome
         if not counted:
             log.warning("every source failed to connect: is the network down? "
                         "(not counted against the sources)")
-        return [outcomes[i] for i in source_ids if i in outcomes]
+        return outcomes
+
+    async def _heartbeat(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Renew this pass's claims while it runs: only a poller that died lets them lapse."""
+        lease = self.config.settings.claim_lease
+        while True:
+            await asyncio.sleep(lease.total_seconds() / 4)
+            try:
+                await loop.run_in_executor(None, self.store.renew_claims, self.owner,
+                                           self.clock() + lease)
+            except Exception:  # the database is away for a moment: try again next beat
+                log.warning("could not renew the claims of %s", self.owner, exc_info=True)
 
     def _due(self, source: SourceConfig, now: datetime, *, hints: Hints = NO_HINTS,
              errors: int = 0) -> datetime:
@@ -285,6 +351,30 @@ def _process_in_worker(fetched: FetchResult, source_id: str, now: datetime) -> P
 
 def _unchanged(state: SourceState, fetched: FetchResult) -> bool:
     return fetched.not_modified or bool(fetched.body_hash and fetched.body_hash == state.body_hash)
+
+
+class _Claims:
+    """The sources a pass may still claim, taken from the store `batch` at a time (all at
+    once when batch is None)."""
+
+    def __init__(self, store: Store, owner: str, lease: timedelta, ids: Sequence[str], *,
+                 due_only: bool, batch: int | None) -> None:
+        self.store, self.owner, self.lease = store, owner, lease
+        self.left = list(dict.fromkeys(ids))
+        self.due_only, self.batch = due_only, batch
+        self.open = bool(self.left)
+
+    def next(self, now: datetime) -> list[SourceState]:
+        """Claim the next sources and return their polling states; closes when none is left
+        that is free (and due, with due_only)."""
+        got = self.store.claim(self.left, now, owner=self.owner, lease=self.lease,
+                               limit=self.batch, include_not_due=not self.due_only)
+        if got:
+            taken = set(got)
+            self.left = [i for i in self.left if i not in taken]
+        self.open = bool(got) and bool(self.left)
+        states = self.store.source_states(got)
+        return [states[i] for i in got if i in states]
 
 
 @dataclass(frozen=True, slots=True)

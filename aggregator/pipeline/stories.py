@@ -4,7 +4,7 @@ first time a feed brings something new. Decides only; the store writes what it s
 from __future__ import annotations
 
 import uuid
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -48,12 +48,15 @@ class Stories:
         self.clusterer = Clusterer(window, new_story_id=new_story_id, embedder=self.embedder,
                                    keep=2 * window)
         self.warmed = False
+        self._seen: int | None = None  # the highest stored item id the clusterer knows
 
     def warm(self, store: Store, now: datetime) -> None:
         """Load the stored window (and its kept vectors) once, before the first decision."""
         if self.warmed:
             return
         since = now - self.clusterer.window
+        # Read first: items stored meanwhile by another poller come back in the catch-up.
+        self._seen = store.last_item_id()
         stored = [(item_of(entry), uid) for entry, uid in store.window_items(since)]
         vectors: dict[Hashable, Any] | None = None
         if self.embedder is not None:
@@ -73,3 +76,20 @@ class Stories:
         found = {key: self.clusterer.vector(key) for key in keys}
         return self.embedder.name, {k: embed.to_bytes(v) for k, v in found.items()
                                     if v is not None}
+
+    # -- several pollers: what the others stored (the store calls these under its lock) --------
+
+    @property
+    def seen_item(self) -> int | None:
+        return self._seen
+
+    @property
+    def vector_model(self) -> str | None:
+        return self.embedder.name if self.embedder is not None else None
+
+    def learn(self, stored: Sequence[tuple[Entry, str]], seen_item: int,
+              vectors: Mapping[Hashable, bytes]) -> None:
+        if stored:  # decided already, kept as decided
+            self.clusterer.learn([(item_of(entry), uid) for entry, uid in stored],
+                                 {key: embed.from_bytes(data) for key, data in vectors.items()})
+        self._seen = seen_item

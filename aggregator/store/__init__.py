@@ -4,5 +4,7 @@ SQLModel and SQLAlchemy are imported only inside this package.
 """
 
 from aggregator.store.repository import ItemView, SourceStatus, Store, StoryView
+from aggregator.store.schema import SchemaState, Upgrade, database_state, upgrade_database
 
-__all__ = ["ItemView", "SourceStatus", "Store", "StoryView"]
+__all__ = ["ItemView", "SchemaState", "SourceStatus", "Store", "StoryView", "Upgrade",
+           "database_state", "upgrade_database"]

@@ -10,23 +10,32 @@ import contextlib
 import fcntl
 import hashlib
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from sqlalchemy import create_engine, delete, event, func, insert, inspect, select, text, update
+from sqlalchemy import (
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
-from sqlmodel import SQLModel
 
 from aggregator.config import SectionConfig, SourceConfig
 from aggregator.errors import StoreError
 from aggregator.models import Entry, FetchResult, ParsedFeed, SourceState, Unchanged
 from aggregator.pipeline.cluster import Decision
+from aggregator.store.schema import ensure_schema
 from aggregator.store.tables import (
-    ITEM_COLUMNS_ADDED,
     ItemRow,
     ItemTopicRow,
     ItemVectorRow,
@@ -49,6 +58,9 @@ ALIASES = StoryAliasRow.__table__  # type: ignore[attr-defined]
 VECTORS = ItemVectorRow.__table__  # type: ignore[attr-defined]
 CHUNK = 500  # keeps IN lists and multi-row inserts under every engine's parameter limit
 POLL_LOCK_KEY = 0x61676772  # "aggr": the advisory lock id of a poll pass
+STORY_LOCK_KEY = 0x61677374  # "agst": held while a transaction decides stories (PostgreSQL)
+PUBLISH_LOCK_KEY = 0x61677075  # "agpu": held while a process publishes (PostgreSQL)
+SYNC_LOCK_KEY = 0x6167736f  # "agso": held while feeds.yaml's sources are written (PostgreSQL)
 MOVE_AFTER = 3  # polls in a row ending at the same permanent redirect before we follow it
 
 
@@ -77,6 +89,23 @@ class StoryDecider(Protocol):
 
     def vectors(self, keys: Sequence[Hashable]) -> tuple[str, dict[Hashable, bytes]] | None:
         """The embedding model's name and the vectors worth keeping, or None."""
+        ...
+
+    # Several pollers: before deciding, the decider learns what the others stored since.
+    @property
+    def seen_item(self) -> int | None:
+        """The highest item id the decider knows of (None: it has not loaded the store)."""
+        ...
+
+    def learn(self, stored: Sequence[tuple[Entry, str]], seen_item: int,
+              vectors: Mapping[Hashable, bytes]) -> None:
+        """Items other processes stored (with their story uids and kept vectors), and the new
+        highest item id."""
+        ...
+
+    @property
+    def vector_model(self) -> str | None:
+        """The embedding model whose vectors `learn` can use, or None."""
         ...
 
 
@@ -131,6 +160,8 @@ class SourceStatus:
     items: int
     moved_to: str | None  # the permanent redirect target now polled instead of `url`
     redirect_url: str | None  # a permanent redirect seen, not yet adopted
+    claimed_by: str | None = None  # the poller polling it now (host:pid:tag), if any
+    claimed_until: datetime | None = None  # when that claim lapses unless renewed
 
 
 class Store:
@@ -140,9 +171,11 @@ class Store:
         self.url = url
         self.engine = _engine(url, echo=echo)
         try:
-            SQLModel.metadata.create_all(self.engine)
-            _add_columns(self.engine)
+            ensure_schema(self.engine)  # creates a fresh database; refuses an out-of-date one
         except Exception as exc:  # connection refused, bad URL, permissions…
+            self.engine.dispose()
+            if isinstance(exc, StoreError):
+                raise
             raise StoreError(f"cannot open database {_safe(url)}: {exc}") from exc
 
     def close(self) -> None:
@@ -193,6 +226,8 @@ class Store:
         """Add new sources. Any edit of a source's entry un-retires it; a changed URL also
         forgets the old polling state (validators, redirects, errors)."""
         with Session(self.engine) as s, s.begin():
+            if self.engine.dialect.name == "postgresql":  # pollers starting at once
+                s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SYNC_LOCK_KEY})
             rows = {r.id: r for r in s.execute(select(SourceRow)).scalars()}
             for src in sources:
                 row, digest = rows.get(src.id), _config_hash(src)
@@ -224,6 +259,61 @@ class Store:
             ok = {r.id for r in rows if not r.retired and (
                 include_not_due or r.next_check_at is None or r.next_check_at <= now)}
         return [i for i in ids if i in ok]
+
+    # -- claims: which poller polls which source ----------------------------------------------
+
+    def claim(self, ids: Sequence[str], now: datetime, *, owner: str, lease: timedelta,
+              limit: int | None = None, include_not_due: bool = False) -> list[str]:
+        """Claim up to `limit` of these sources for `owner` until now + lease, and return them
+        (the most overdue first). Skipped: retired sources, sources not due (unless
+        include_not_due), and sources another poller holds a live claim on.
+
+        PostgreSQL: the candidate rows are locked FOR UPDATE SKIP LOCKED, so pollers claiming
+        at the same moment each get different sources and never wait for one another."""
+        if not ids:
+            return []
+        c = SOURCES.c
+        until = now + lease
+        claimed: list[str] = []
+        with Session(self.engine) as s, s.begin():
+            for chunk in _chunks(list(ids)):
+                if limit is not None and len(claimed) >= limit:
+                    break
+                wanted = select(c.id).where(
+                    c.id.in_(chunk), c.retired.is_(False),
+                    or_(c.claimed_until.is_(None), c.claimed_until < now))
+                if not include_not_due:
+                    wanted = wanted.where(or_(c.next_check_at.is_(None), c.next_check_at <= now))
+                wanted = wanted.order_by(c.next_check_at.asc().nulls_first(), c.id)
+                if limit is not None:
+                    wanted = wanted.limit(limit - len(claimed))
+                if self.engine.dialect.name == "postgresql":
+                    wanted = wanted.with_for_update(skip_locked=True)
+                got = list(s.execute(wanted).scalars())
+                if got:
+                    s.execute(update(SOURCES).where(c.id.in_(got))
+                              .values(claimed_by=owner, claimed_until=until))
+                    claimed += got
+        return claimed
+
+    def renew_claims(self, owner: str, until: datetime) -> int:
+        """Extend every claim `owner` holds (its heartbeat while a pass runs)."""
+        with Session(self.engine) as s, s.begin():
+            return s.execute(update(SOURCES).where(SOURCES.c.claimed_by == owner)
+                             .values(claimed_until=until)).rowcount or 0
+
+    def release_claims(self, owner: str) -> int:
+        """Drop the claims `owner` still holds (the end of its pass)."""
+        with Session(self.engine) as s, s.begin():
+            return s.execute(update(SOURCES).where(SOURCES.c.claimed_by == owner)
+                             .values(claimed_by=None, claimed_until=None)).rowcount or 0
+
+    def claims(self) -> dict[str, tuple[str, datetime | None]]:
+        """{source id: (owner, claimed until)} of every claim held now."""
+        with Session(self.engine) as s:
+            rows = s.execute(select(SOURCES.c.id, SOURCES.c.claimed_by, SOURCES.c.claimed_until)
+                             .where(SOURCES.c.claimed_by.is_not(None)))
+            return {r.id: (r.claimed_by, r.claimed_until) for r in rows}
 
     # -- poll results ------------------------------------------------------------------------
 
@@ -271,6 +361,7 @@ class Store:
                 row.error_since = row.error_since or now
             row.last_poll_at, row.last_outcome, row.last_status = now, "error", status
             row.last_error, row.next_check_at, row.retired = error, next_check_at, retire
+            row.claimed_by, row.claimed_until = None, None
             _log(s, source_id, now, duration, "error", status, 0, 0, error)
             return row.consecutive_errors
 
@@ -279,6 +370,8 @@ class Store:
         (`keep_stories`: story uids), leaving tombstones so they do not come back."""
         keep = set(keep_stories)
         with Session(self.engine) as s, s.begin():
+            if self.engine.dialect.name == "postgresql":  # no poller joins what we delete
+                s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STORY_LOCK_KEY})
             old = s.execute(select(ItemRow.id, ItemRow.source_id, ItemRow.identity,
                                    ItemRow.story_id, StoryRow.uid)
                             .join(StoryRow, StoryRow.id == ItemRow.story_id)
@@ -304,7 +397,29 @@ class Store:
                                                  StoryRow.id.not_in(still)))  # type: ignore[union-attr]
             return len(doomed)
 
+    @contextlib.contextmanager
+    def publish_lock(self) -> Iterator[None]:
+        """One publisher at a time: on PostgreSQL several nodes may share the output folder,
+        so a node waits for the one publishing, then publishes what it stored itself. Each
+        publish renders from the database, so the later one is complete."""
+        if self.engine.dialect.name != "postgresql":
+            yield
+            return
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": PUBLISH_LOCK_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": PUBLISH_LOCK_KEY})
+                conn.commit()
+
     # -- stories (warming the clusterer, explain-story) ----------------------------------------
+
+    def last_item_id(self) -> int:
+        """The highest item id stored (0 when none): where a clusterer's catch-up starts."""
+        with Session(self.engine) as s:
+            return int(s.execute(select(func.max(ITEMS.c.id))).scalar() or 0)
 
     def window_items(self, since: datetime) -> list[tuple[Entry, str]]:
         """Items published since `since`, with their story uids, oldest first."""
@@ -414,7 +529,8 @@ class Store:
                 last_poll_at=r.last_poll_at, last_outcome=r.last_outcome,
                 last_error=r.last_error, error_since=r.error_since,
                 consecutive_errors=r.consecutive_errors, next_check_at=r.next_check_at,
-                retired=r.retired, items=counts.get(r.id, 0))
+                retired=r.retired, items=counts.get(r.id, 0), claimed_by=r.claimed_by,
+                claimed_until=r.claimed_until)
                 for r in s.execute(select(SourceRow).order_by(SourceRow.id)).scalars()]
 
     def feed_meta(self) -> dict[str, tuple[str | None, str | None]]:
@@ -451,16 +567,6 @@ class Store:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def _add_columns(engine: Engine) -> None:
-    """Columns added to the items table since it was first created (no migration tool)."""
-    have = {c["name"] for c in inspect(engine).get_columns("items")}
-    missing = [(n, t) for n, t in ITEM_COLUMNS_ADDED.items() if n not in have]
-    if missing:
-        with engine.begin() as conn:
-            for name, kind in missing:
-                conn.execute(text(f"ALTER TABLE items ADD COLUMN {name} {kind}"))
 
 
 def _engine(url: str, *, echo: bool) -> Engine:
@@ -508,7 +614,8 @@ def _success(s: Session, source_id: str, fetched: FetchResult, now: datetime,
              next_check_at: datetime, outcome: str) -> dict[str, Any]:
     values: dict[str, Any] = dict(
         last_poll_at=now, last_success_at=now, last_outcome=outcome, last_status=fetched.status,
-        last_error=None, error_since=None, consecutive_errors=0, next_check_at=next_check_at)
+        last_error=None, error_since=None, consecutive_errors=0, next_check_at=next_check_at,
+        claimed_by=None, claimed_until=None)  # done: the next check is what holds it now
     if not fetched.not_modified:  # a 304 may omit validators; keep the stored ones
         values.update(etag=fetched.etag, last_modified=fetched.last_modified)
     values.update(_redirect(s, source_id, fetched.permanent_redirect))
@@ -559,9 +666,13 @@ def _upsert_items(s: Session, source_id: str, entries: Sequence[Entry], now: dat
     changed = [(existing[e.identity].id, e) for e in entries
                if e.identity in existing and existing[e.identity].content_hash != e.content_hash]
     for item_id, e in changed:
+        # An edit always moves the date readers see, which has whole seconds, even when the
+        # feed keeps the old one and the edit comes within a second of the last poll: the
+        # next whole second is later than anything stored during this one.
         before = existing[e.identity].updated
         s.execute(update(ITEMS).where(ITEMS.c.id == item_id).values(
-            **_content(e), updated=e.updated if e.updated > before else max(before, now)))
+            **_content(e), updated=e.updated if e.updated > before
+            else max(before, now).replace(microsecond=0) + timedelta(seconds=1)))
     ids = _insert_new(s, source_id, new, now, decider)
     _write_topics(s, [(i, e.topics) for i, e in zip(ids, new, strict=True)]
                   + [(i, e.topics) for i, e in changed], replace=[i for i, _ in changed])
@@ -579,6 +690,7 @@ def _insert_new(s: Session, source_id: str, new: Sequence[Entry], now: datetime,
                 decider: StoryDecider) -> list[int]:
     if not new:
         return []
+    _catch_up(s, decider)
     decisions = list(decider.decide(new))
     stories = _story_ids(s, [str(d.story_id) for d in decisions], now)
     matched = _item_ids(s, [d.matched_key for d in decisions if d.matched_key is not None])
@@ -600,7 +712,38 @@ def _insert_new(s: Session, source_id: str, new: Sequence[Entry], now: datetime,
                 for e in new if (vector := vectors.get((source_id, e.identity))) is not None]
         for chunk in _chunks(rows):
             s.execute(insert(VECTORS), list(chunk))
+    if decider.seen_item is not None:  # ours are the newest ids: the lock is held
+        decider.learn([], max([decider.seen_item, *ids.values()]), {})
     return [ids[e.identity] for e in new]
+
+
+def _catch_up(s: Session, decider: StoryDecider) -> None:
+    """Serialize story decisions across processes and show the decider what other pollers
+    stored since it last looked, so two reports of one story that arrive through two pollers
+    at the same moment still meet. PostgreSQL: a transaction-level advisory lock, released at
+    commit; SQLite has one writer at a time anyway."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STORY_LOCK_KEY})
+    seen = decider.seen_item
+    if seen is None:
+        return
+    rows = s.execute(select(ItemRow, StoryRow.uid)
+                     .join(StoryRow, StoryRow.id == ItemRow.story_id)
+                     .where(ItemRow.id > seen)  # type: ignore[arg-type,operator]
+                     .order_by(ItemRow.id)).all()
+    if not rows:
+        return
+    ids = [r.ItemRow.id for r in rows]
+    topics = _topics_of(s, ids)
+    vectors: dict[Hashable, bytes] = {}
+    if (model := decider.vector_model) is not None:
+        for chunk in _chunks(ids):
+            vectors.update(((r.source_id, r.identity), bytes(r.vector)) for r in s.execute(
+                select(ITEMS.c.source_id, ITEMS.c.identity, VECTORS.c.vector)
+                .join(VECTORS, VECTORS.c.item_id == ITEMS.c.id)
+                .where(ITEMS.c.id.in_(chunk), VECTORS.c.model == model)))
+    decider.learn([(_entry_of(r.ItemRow, topics.get(r.ItemRow.id, ())), r.uid) for r in rows],
+                  max(ids), vectors)
 
 
 def _story_ids(s: Session, uids: Sequence[str], now: datetime) -> dict[str, int]:
@@ -608,6 +751,10 @@ def _story_ids(s: Session, uids: Sequence[str], now: datetime) -> dict[str, int]
     lookup: RETURNING with many rows falls back to one statement per row on SQLite."""
     wanted = list(dict.fromkeys(uids))
     found = _ids_by(s, STORIES.c.uid, wanted)
+    missing = [uid for uid in wanted if uid not in found]
+    for chunk in _chunks(missing):  # merged away, maybe by another poller: its survivor
+        found.update(s.execute(select(ALIASES.c.alias_uid, ALIASES.c.story_id)
+                               .where(ALIASES.c.alias_uid.in_(chunk))).all())
     fresh = [uid for uid in wanted if uid not in found]
     if fresh:
         s.execute(insert(STORIES), [{"uid": uid, "created_at": now} for uid in fresh])
@@ -629,13 +776,25 @@ def _item_ids(s: Session, keys: Sequence[Hashable]) -> dict[Hashable, int]:
 
 
 def _merge(s: Session, absorbed_uid: str, survivor: int) -> None:
-    """Move an absorbed story's items to the survivor; its uid stays as an alias."""
+    """Move an absorbed story's items to the survivor; its uid stays as an alias.
+
+    The absorbed uid may already be an alias: another poller merged that story elsewhere
+    first. Then the story it lives on now is what joins the survivor."""
     absorbed = s.execute(select(STORIES.c.id).where(STORIES.c.uid == absorbed_uid)).scalar()
-    if absorbed is not None and absorbed != survivor:
-        s.execute(update(ITEMS).where(ITEMS.c.story_id == absorbed).values(story_id=survivor))
-        s.execute(update(ALIASES).where(ALIASES.c.story_id == absorbed)
-                  .values(story_id=survivor))
-        s.execute(delete(STORIES).where(STORIES.c.id == absorbed))
+    if absorbed is None:
+        current = s.execute(select(ALIASES.c.story_id)
+                            .where(ALIASES.c.alias_uid == absorbed_uid)).scalar()
+        if current is None:
+            s.execute(insert(ALIASES).values(alias_uid=absorbed_uid, story_id=survivor))
+        elif current != survivor:
+            uid = s.execute(select(STORIES.c.uid).where(STORIES.c.id == current)).scalar_one()
+            _merge(s, uid, survivor)  # moves the aliases pointing there, this one included
+        return
+    if absorbed == survivor:
+        return
+    s.execute(update(ITEMS).where(ITEMS.c.story_id == absorbed).values(story_id=survivor))
+    s.execute(update(ALIASES).where(ALIASES.c.story_id == absorbed).values(story_id=survivor))
+    s.execute(delete(STORIES).where(STORIES.c.id == absorbed))
     if s.execute(select(ALIASES.c.alias_uid).where(ALIASES.c.alias_uid == absorbed_uid)).first():
         s.execute(update(ALIASES).where(ALIASES.c.alias_uid == absorbed_uid)
                   .values(story_id=survivor))

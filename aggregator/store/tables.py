@@ -66,6 +66,10 @@ class SourceRow(SQLModel, table=True):
     config_hash: str | None = Field(default=None, max_length=64)  # of its feeds.yaml entry
     redirect_url: str | None = _text()  # where the last polls were permanently redirected
     redirect_count: int = 0  # polls in a row that ended at redirect_url
+    # Shared polling: which poller holds the source, and until when (a lease it renews while
+    # the pass runs; a poller killed mid-pass lets it expire and another takes the source).
+    claimed_by: str | None = Field(default=None, max_length=100)
+    claimed_until: datetime | None = _dt()
 
 
 class StoryRow(SQLModel, table=True):
@@ -110,11 +114,6 @@ class ItemRow(SQLModel, table=True):
     join_rule: str | None = Field(default=None, max_length=20)  # Decision.rule
     join_score: float | None = None  # 1.0, Jaccard (level 2) or cosine (level 3)
     join_match: int | None = None  # the item it matched, when still stored
-
-
-# Columns added after the first release: Store adds them to an existing items table.
-ITEM_COLUMNS_ADDED = {"join_level": "INTEGER", "join_rule": "VARCHAR(20)",
-                      "join_score": "FLOAT", "join_match": "INTEGER"}
 
 
 class StoryAliasRow(SQLModel, table=True):

@@ -23,7 +23,7 @@ import uvicorn
 
 from aggregator import site
 from aggregator.config import Config
-from aggregator.errors import StoreError
+from aggregator.errors import SchemaError, StoreError
 from aggregator.publish import urls
 from aggregator.publish.archive import day_of
 from aggregator.site.views import section_card
@@ -129,7 +129,9 @@ class OutputApp:
                 res = await asyncio.to_thread(self._status.get, config, target.headers)
             except StoreError as exc:  # the database is down: say so, keep serving the rest
                 log.warning("status page: %s", exc)
-                await send_response(send, 503, b"status unavailable: database unreachable\n",
+                why = (b"database schema out of date: run `aggregator db upgrade`"
+                       if isinstance(exc, SchemaError) else b"database unreachable")
+                await send_response(send, 503, b"status unavailable: " + why + b"\n",
                                     [(b"content-type", b"text/plain; charset=utf-8"),
                                      (b"retry-after", b"60")], head=method == "HEAD")
                 return
