@@ -336,6 +336,42 @@ def test_an_unreadable_secret_file_is_a_clear_error(tmp_path: Path,
     assert error("{}\n").endswith("it is empty")
 
 
+def test_a_validated_config_is_cached_until_anything_it_depends_on_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aggregator import config as config_module
+
+    monkeypatch.setenv("AGGREGATOR_CACHE_DIR", str(tmp_path / "cache"))
+    parsed: list[str] = []
+    real = config_module._parse
+    monkeypatch.setattr(config_module, "_parse", lambda text, name: parsed.append(name)
+                        or real(text, name))
+    first = load(MINIMAL)
+    again = load(MINIMAL)
+    assert again == first and len(parsed) == 1  # the second load came from the cache
+    assert len(list((tmp_path / "cache").glob("config-*.pickle"))) == 1
+    load(MINIMAL + "\n# an edit, even a comment\n")
+    monkeypatch.setenv("AGGREGATOR_DATABASE", "sqlite:///elsewhere.db")
+    assert load(MINIMAL).settings.database.endswith("/elsewhere.db")  # not the cached one
+    assert len(parsed) == 3
+    (tmp_path / "cache" / next(p.name for p in (tmp_path / "cache").iterdir())).write_bytes(
+        b"garbage")
+    monkeypatch.delenv("AGGREGATOR_DATABASE")
+    assert load(MINIMAL) == first and len(parsed) == 4  # a broken cache file is ignored
+    with pytest.raises(ConfigError):
+        load("sources: 3\n")
+    assert len(parsed) == 5 and load(MINIMAL) == first and len(parsed) == 5  # errors not cached
+
+
+def test_no_cache_when_its_folder_cannot_be_written(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("x")
+    monkeypatch.setenv("AGGREGATOR_CACHE_DIR", str(blocked / "cache"))
+    assert load(MINIMAL) == load(MINIMAL)
+    monkeypatch.setenv("AGGREGATOR_CACHE_DIR", "")  # off
+    assert load(MINIMAL).sources
+
+
 def test_claim_lease_is_bounded() -> None:
     assert load("settings:\n  claim_lease: 90s\n").settings.claim_lease.total_seconds() == 90
     assert error("settings:\n  claim_lease: 1h\n") == (
