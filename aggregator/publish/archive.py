@@ -1,26 +1,47 @@
-"""Paging of a section's feed, as RFC 5005 "archived feeds": one archive document per UTC
-day, holding every story of the section first reported that day, newest first.
+"""Paging of a section's feed, as RFC 5005 §4 "archived feeds": one archive document per
+closed UTC day, fixed once written; the subscription document is the current one.
 
-Why days, not numbered pages: a page of "stories 51-100" shifts with every new story, so no
-reader or cache could keep it. A day's document changes only when one of its stories really
-changes (a late outlet, an edited item) or retention deletes it, so it is stable and
-cacheable; today's document grows until midnight UTC. The subscription document links
-rel="prev-archive" to the newest day, each day to the day before, so a reader walks back
-through the whole retention window; every story sits in exactly one archive document.
+What a reader walking rel="prev-archive" from the subscription document gets:
+- the subscription document: the newest `max_items` stories, plus every story not yet in an
+  archive (the open day), plus every archived story that changed today (RFC 5005 §4: clients
+  may not fetch an archive again, so changes are also shown in the current document);
+- then one archive per day, newest first, each day linking the day before (prev-archive),
+  the day after (next-archive; the newest one names the day that closes next) and the
+  subscription document (current). Days are consecutive, empty ones too: a document's links
+  are known when it is written, so a new day never rewrites the day before it.
+
+A day's archive is written once the day has been over for GRACE (items dated late on a day
+reach us a little after midnight). It holds the stories first reported that day, except late
+arrivals: a story stored after its day was archived goes to the day it was stored (it shows
+in the subscription document meanwhile), so an archive's set of entries never changes
+(RFC 5005 §4: "SHOULD NOT change over time"). An archive is rendered again only when an entry
+it shows changed (a late outlet, an edit), its links changed (retention dropped the day
+before it) or its file is missing; days older than retention are deleted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from aggregator.config import SectionConfig
+from aggregator.publish.archive_state import (
+    ArchiveState,
+    DayRecord,
+    first_seen,
+    frame_digest,
+    story_digest,
+)
+from aggregator.publish.dates import EARLIEST
 from aggregator.publish.render import Page, RenderContext, render_atom
 from aggregator.publish.urls import DAY, archive_dir, archive_file
 from aggregator.publish.write import write_atomic
 from aggregator.store import StoryView
+
+GRACE = timedelta(hours=1)  # a day is archived this long after it ended (UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,39 +49,98 @@ class ArchiveDay:
     """One archive document of a section."""
 
     day: str  # its UTC day, 2026-11-24
-    stories: tuple[StoryView, ...]  # first reported that day, newest first
-    prev: str | None  # the next older day with stories: its rel="prev-archive"
+    stories: tuple[StoryView, ...]  # the stories of that day, newest first
+    prev: str | None  # the day before, when it has an archive: rel="prev-archive"
+    next: str  # the day after (rel="next-archive"), archived once it closes
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivePlan:
+    """Where each story of a section goes, at one moment."""
+
+    days: tuple[ArchiveDay, ...]  # consecutive days, newest first
+    current: tuple[StoryView, ...]  # for the subscription document: open days, changed today
 
 
 def day_of(moment: datetime) -> str:
     return moment.astimezone(UTC).date().isoformat()
 
 
-def plan_archives(history: Sequence[StoryView]) -> list[ArchiveDay]:
-    """Group a section's stories (newest first) by the UTC day of their first report;
-    newest day first."""
-    by_day: dict[str, list[StoryView]] = {}
+def _end_of(day: str) -> datetime:
+    return datetime.combine(date.fromisoformat(day) + timedelta(days=1), time(), UTC)
+
+
+def report_day(story: StoryView) -> str:
+    """The UTC day of the story's first report (a pre-1990 date counts as when we saw it)."""
+    moments = [item.published if item.published >= EARLIEST or item.first_seen is None
+               else item.first_seen for item in story.items]
+    return day_of(min(moments))
+
+
+def archive_day(story: StoryView, since: datetime) -> str:
+    """The day whose archive holds the story: its report day, unless it was stored after
+    that day's archive was due (and after the first archive was written), then the day it
+    was stored."""
+    natural = report_day(story)
+    seen = first_seen(story)
+    if seen is None or seen <= since or seen < _end_of(natural) + GRACE:
+        return natural
+    return day_of(seen)
+
+
+def plan_archives(history: Sequence[StoryView], *, now: datetime, retention: timedelta,
+                  since: datetime) -> ArchivePlan:
+    """Group a section's stories (newest first) into archive days and the current ones."""
+    open_day = day_of(now - GRACE)  # this day and later are not archived yet
+    horizon = day_of(now - retention)  # days before it are gone with retention
+    changed_since = datetime.combine(date.fromisoformat(open_day), time(), UTC)
+    by_day: defaultdict[str, list[StoryView]] = defaultdict(list)
+    current = []
     for story in history:
-        by_day.setdefault(day_of(story.published), []).append(story)
-    days = sorted(by_day, reverse=True)
-    return [ArchiveDay(day, tuple(by_day[day]), days[i + 1] if i + 1 < len(days) else None)
-            for i, day in enumerate(days)]
+        day = archive_day(story, since)
+        if day >= open_day:
+            current.append(story)
+            continue
+        if day >= horizon:
+            by_day[day].append(story)
+        if story.updated >= changed_since:
+            current.append(story)
+    if not by_day:
+        return ArchivePlan((), tuple(current))
+    first, last = date.fromisoformat(min(by_day)), date.fromisoformat(open_day)
+    span = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days)]
+    days = tuple(ArchiveDay(day, tuple(by_day.get(day, ())), span[i - 1] if i else None,
+                            (date.fromisoformat(day) + timedelta(days=1)).isoformat())
+                 for i, day in reversed(list(enumerate(span))))
+    return ArchivePlan(days, tuple(current))
 
 
-def write_archives(output_dir: Path, section: SectionConfig, plan: Sequence[ArchiveDay],
-                   ctx: RenderContext) -> int:
-    """Write every archive document of the plan and delete the days retention emptied;
-    return how many files changed."""
-    changed = 0
-    for archive in plan:
-        data = render_atom(section, archive.stories, ctx,
-                           Page(day=archive.day, prev_archive=archive.prev))
-        changed += write_atomic(archive_file(output_dir, section.id, archive.day), data)
-    keep = {f"{archive.day}.atom" for archive in plan}
-    folder = archive_dir(output_dir, section.id)
+def write_archives(output_dir: Path, section: SectionConfig, plan: ArchivePlan,
+                   ctx: RenderContext, state: ArchiveState) -> tuple[int, dict[str, DayRecord]]:
+    """Render the archive documents whose content changed (or whose file is missing), delete
+    the days no longer planned; return how many files changed and the new day records."""
+    changed, records = 0, {}
+    for archive in plan.days:
+        frame = frame_digest(section, ctx, archive.day, archive.prev, archive.next)
+        stories = {story.uid: story_digest(story, ctx) for story in archive.stories}
+        path = archive_file(output_dir, section.id, archive.day)
+        old = state.days.get(archive.day)
+        if old and old.frame == frame and path.exists() and all(
+                old.stories.get(uid) == digest for uid, digest in stories.items()):
+            records[archive.day] = old
+            continue
+        page = Page(day=archive.day, prev_archive=archive.prev, next_archive=archive.next)
+        changed += write_atomic(path, render_atom(section, archive.stories, ctx, page))
+        records[archive.day] = DayRecord(frame, stories)
+    return changed + _delete_unplanned(output_dir, section.id, records.keys()), records
+
+
+def _delete_unplanned(output_dir: Path, section_id: str, keep: Collection[str]) -> int:
+    deleted = 0
+    folder = archive_dir(output_dir, section_id)
     if folder.is_dir():
         for path in folder.glob("*.atom"):
-            if path.name not in keep and DAY.fullmatch(path.stem):
+            if DAY.fullmatch(path.stem) and path.stem not in keep:
                 path.unlink(missing_ok=True)
-                changed += 1
-    return changed
+                deleted += 1
+    return deleted

@@ -1,5 +1,6 @@
-"""The JSON Feed 1.1 alternate of a section's feed: the same entries, ids and HTML as the
-Atom document (https://jsonfeed.org/version/1.1). Pure; the same stories give the same bytes.
+"""The JSON Feed 1.1 alternate of a section's feed: the same entries, ids, dates and HTML as
+the Atom document (https://jsonfeed.org/version/1.1). Pure; the same stories give the same
+bytes.
 
 Every outlet that reported a story is listed under the item's `_aggregator` extension
 object (JSON Feed §"Extensions"): JSON Feed has no place for related links of its own.
@@ -13,8 +14,11 @@ from typing import Any
 
 from aggregator import HOME_PAGE
 from aggregator.config import SectionConfig
-from aggregator.publish.clean import clean_story, xml_text
-from aggregator.publish.render import UNDETERMINED, RenderContext, entry_html, main_language
+from aggregator.publish.clean import person_name, xml_text
+from aggregator.publish.dates import EntryDates, document_dates, plausible
+from aggregator.publish.language import language_tag
+from aggregator.publish.render import RenderContext, entry_html, main_language, unique_stories
+from aggregator.publish.uri import web_uri
 from aggregator.publish.urls import feed_url, section_url
 from aggregator.store import ItemView, StoryView
 
@@ -23,7 +27,7 @@ VERSION = "https://jsonfeed.org/version/1.1"
 
 def render_json(section: SectionConfig, stories: Sequence[StoryView],
                 ctx: RenderContext) -> bytes:
-    stories = [clean_story(s) for s in stories]
+    stories = unique_stories(stories)
     feed: dict[str, Any] = {
         "version": VERSION,
         "title": xml_text(section.title),
@@ -32,32 +36,32 @@ def render_json(section: SectionConfig, stories: Sequence[StoryView],
     }
     if section.description:
         feed["description"] = xml_text(section.description)
-    language = main_language(stories, section)
-    if language and language != UNDETERMINED:
+    if language := language_tag(main_language(stories, section)):
         feed["language"] = language
     feed["authors"] = [{"name": xml_text(section.title)}]
     if ctx.hub:  # JSON Feed 1.1 "hubs": WebSub discovery
         feed["hubs"] = [{"type": "WebSub", "url": ctx.hub}]
-    feed["items"] = [_item(story, ctx) for story in stories]
+    feed["items"] = [_item(story, dates, ctx)
+                     for story, dates in zip(stories, document_dates(stories), strict=True)]
     return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def _item(story: StoryView, ctx: RenderContext) -> dict[str, Any]:
+def _item(story: StoryView, dates: EntryDates, ctx: RenderContext) -> dict[str, Any]:
     first = story.items[0]
     item: dict[str, Any] = {"id": f"urn:uuid:{story.uid}"}
-    if first.link:
-        item["url"] = first.link
-    item["title"] = first.title or first.link or "Untitled"
+    if url := web_uri(first.link):
+        item["url"] = url
+    item["title"] = first.title.strip() or url or "Untitled"
     item["content_html"] = entry_html(story, ctx)
-    item["date_published"] = first.published.isoformat()
-    item["date_modified"] = story.updated.isoformat()
+    item["date_published"] = dates.published.isoformat()
+    item["date_modified"] = dates.updated.isoformat()
     topics = sorted({t for i in story.items for t in i.topics})
     if topics:
         item["tags"] = [ctx.topic_titles.get(t, t) for t in topics]
-    if first.language:
-        item["language"] = first.language
-    if first.author:
-        item["authors"] = [{"name": first.author}]
+    if language := language_tag(first.language):
+        item["language"] = language
+    if author := person_name(first.author):
+        item["authors"] = [{"name": author}]
     item["_aggregator"] = {"about": HOME_PAGE, "topics": topics,
                            "reports": [_report(i, ctx) for i in story.items]}
     return item
@@ -66,5 +70,6 @@ def _item(story: StoryView, ctx: RenderContext) -> dict[str, Any]:
 def _report(item: ItemView, ctx: RenderContext) -> dict[str, Any]:
     outlet = ctx.outlets.get(item.source_id)
     return {"outlet": xml_text(outlet.title) if outlet else item.source_id,
-            "source_id": item.source_id, "title": item.title, "url": item.link,
-            "language": item.language, "date_published": item.published.isoformat()}
+            "source_id": item.source_id, "title": item.title, "url": web_uri(item.link),
+            "language": language_tag(item.language),
+            "date_published": plausible(item.published, item).isoformat()}

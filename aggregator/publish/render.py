@@ -4,10 +4,15 @@ Pure: the same stories give the same bytes, so an unchanged poll rewrites nothin
 feedgen 1.0 drops rel/type/hreflang/title on entry links and keeps only a title and one
 link in atom:source, so an entry extension writes those elements itself.
 
-Paging is RFC 5005 "archived feeds": the subscription document holds the newest stories and
-links rel="prev-archive" to the archive of the newest UTC day; each archive document holds
-every story first reported that day, marked <fh:archive/>, links rel="current" back to the
-subscription document and rel="prev-archive" to the next older day (see publish/archive.py).
+Every value is made what the W3C Feed Validation Service accepts without a warning (see
+tests/feedcheck/messages.py): plain text where markup cannot be declared (clean.plain), HTML
+the validator calls safe (html.safe_html), normal URIs (uri.py), ISO 639-1 language tags
+(language.py) and plausible, distinct dates (dates.py).
+
+Paging is RFC 5005 "archived feeds" (publish/archive.py): the subscription document links
+rel="prev-archive" to the newest archive document; each archive document holds the stories of
+one closed UTC day, is marked <fh:archive/>, and links rel="current" to the subscription
+document and rel="prev-archive"/"next-archive" to the days around it.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -27,19 +32,25 @@ from lxml import etree
 
 from aggregator import HOME_PAGE, __version__
 from aggregator.config import SectionConfig
-from aggregator.publish.clean import clean_story, xml_text
+from aggregator.publish.clean import clean_story, person_name, plain, xml_text
+from aggregator.publish.dates import EntryDates, document_dates, plausible
+from aggregator.publish.html import safe_html
+from aggregator.publish.language import RTL_LANGUAGES, UNDETERMINED, language_tag
+from aggregator.publish.uri import normal_uri, web_uri
 from aggregator.publish.urls import FORMATS, archive_url, feed_url, section_url
 from aggregator.store import ItemView, StoryView
+
+__all__ = ["RTL_LANGUAGES", "UNDETERMINED", "Outlet", "Page", "RenderContext", "entry_html",
+           "feed_id", "main_language", "render_atom", "unique_stories"]
 
 # feedgen builds un-namespaced elements under a literal xmlns attribute on <feed>, so the
 # extension does the same: a Clark-notation name would serialize with an "ns0:" prefix.
 ATOM = ""
-RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "ckb", "yi", "dv", "sd", "ug"})
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 ATOM_TYPE = "application/atom+xml"
 HISTORY = "http://purl.org/syndication/history/1.0"  # RFC 5005's namespace
-_MARKUP = re.compile(r"<[A-Za-z/!?]|&[A-Za-z#][A-Za-z0-9]*;")  # what a reader may take for HTML
-UNDETERMINED = "und"  # BCP 47 "undetermined": a feed whose language nothing tells
+# What the validator may read as HTML in a type="text" construct: a tag, or "&name" / "&#".
+_MARKUP = re.compile(r"<[A-Za-z/!?]|&#?\w")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +69,7 @@ class RenderContext:
     base_url: str  # public address of the outputs, ending in "/"
     outlets: Mapping[str, Outlet]  # by source id
     topic_titles: Mapping[str, str]  # by topic id
-    empty_updated: datetime  # the feed's <updated> when it has no entries
+    empty_updated: datetime  # the subscription document's <updated> when it has no entries
     extra: dict[str, Any] = field(default_factory=dict)
     hub: str | None = None  # settings.websub_hub
 
@@ -69,6 +80,7 @@ class Page:
 
     day: str | None = None  # the UTC day of an archive document; None: the subscription one
     prev_archive: str | None = None  # the day of the next older archive document, if any
+    next_archive: str | None = None  # the day of the next newer archive document, if any
 
 
 def feed_id(base_url: str, section_id: str) -> str:
@@ -76,10 +88,22 @@ def feed_id(base_url: str, section_id: str) -> str:
     return uuid.uuid5(uuid.NAMESPACE_URL, feed_url(base_url, section_id)).urn
 
 
+def unique_stories(stories: Sequence[StoryView]) -> list[StoryView]:
+    """The stories once each (the first occurrence), made XML-safe."""
+    seen: set[str] = set()
+    unique = []
+    for story in stories:
+        if story.uid not in seen:
+            seen.add(story.uid)
+            unique.append(clean_story(story))
+    return unique
+
+
 def render_atom(section: SectionConfig, stories: Sequence[StoryView], ctx: RenderContext,
                 page: Page | None = None) -> bytes:
     page = page or Page()
-    stories = [clean_story(s) for s in stories]
+    stories = unique_stories(stories)
+    dates = document_dates(stories)
     base, sid = ctx.base_url, section.id
     fg = FeedGenerator()
     fg.register_extension("aggregator", _FeedExt, _EntryExt, atom=True, rss=False)
@@ -87,6 +111,19 @@ def render_atom(section: SectionConfig, stories: Sequence[StoryView], ctx: Rende
     fg.title(xml_text(section.title))
     if section.description:
         fg.subtitle(xml_text(section.description))
+    _feed_links(fg, page, ctx, sid)
+    fg.author({"name": plain(section.title) or sid})  # RFC 4287 §4.1.1: entries inherit it
+    fg.generator("aggregator", version=__version__, uri=HOME_PAGE)
+    fg.updated(max((d.updated for d in dates), default=_empty_updated(page, ctx)))
+    fg.language(feed_language(stories, section))
+    fg.aggregator.archive = page.day is not None
+    for story, story_dates in zip(stories, dates, strict=True):
+        _entry(fg.add_entry(order="append"), story, story_dates, ctx)
+    return bytes(fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True))
+
+
+def _feed_links(fg: FeedGenerator, page: Page, ctx: RenderContext, sid: str) -> None:
+    base = ctx.base_url
     subscription = feed_url(base, sid)
     fg.link(href=archive_url(base, sid, page.day) if page.day else subscription, rel="self",
             type=ATOM_TYPE)
@@ -99,57 +136,65 @@ def render_atom(section: SectionConfig, stories: Sequence[StoryView], ctx: Rende
     if page.prev_archive:
         fg.link(href=archive_url(base, sid, page.prev_archive), rel="prev-archive",
                 type=ATOM_TYPE)
+    if page.next_archive:
+        fg.link(href=archive_url(base, sid, page.next_archive), rel="next-archive",
+                type=ATOM_TYPE)
     if ctx.hub and not page.day:  # WebSub: where subscribers of this feed get pushed updates
         fg.link(href=ctx.hub, rel="hub")
-    fg.author({"name": xml_text(section.title)})  # RFC 4287 §4.1.1: entries inherit it
-    fg.generator("aggregator", version=__version__, uri=HOME_PAGE)
-    fg.updated(max((s.updated for s in stories), default=ctx.empty_updated))
-    fg.language(main_language(stories, section) or _script_language(section.title))
-    fg.aggregator.archive = page.day is not None
-    for story in stories:
-        _entry(fg.add_entry(order="append"), story, ctx)
-    return bytes(fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True))
 
 
-def _entry(fe: Any, story: StoryView, ctx: RenderContext) -> None:
+def _empty_updated(page: Page, ctx: RenderContext) -> datetime:
+    """An empty archive document was last changed when its day ended."""
+    if page.day:
+        return datetime.fromisoformat(page.day).replace(tzinfo=UTC) + timedelta(days=1,
+                                                                                 seconds=-1)
+    return ctx.empty_updated
+
+
+def _entry(fe: Any, story: StoryView, dates: EntryDates, ctx: RenderContext) -> None:
     first = story.items[0]
     fe.id(f"urn:uuid:{story.uid}")
-    fe.title(first.title or _fallback_title(first))
-    fe.updated(story.updated)
-    fe.published(first.published)
-    if first.author:
-        fe.author({"name": first.author})
+    fe.title(first.title.strip() or _fallback_title(first))
+    fe.updated(dates.updated)
+    fe.published(dates.published)
+    if author := person_name(first.author):
+        fe.author({"name": author})
     # RFC 4287 §4.1.1.1 wants content or an alternate link; feedgen checks for its own
     # links before the extension adds ours, so an item with no text shows its title.
     fe.content(entry_html(story, ctx), type="html")
-    if first.content_html and first.summary_html:
-        fe.summary(first.summary_html, type="html")
+    if first.content_html and first.summary_html and (summary := safe_html(first.summary_html)):
+        fe.summary(summary, type="html")
     for topic in sorted({t for item in story.items for t in item.topics}):
-        fe.category(term=topic, label=ctx.topic_titles.get(topic, topic))
+        fe.category(term=topic, label=plain(ctx.topic_titles.get(topic, topic)) or topic)
     ext: _EntryExt = fe.aggregator
-    ext.language = first.language or ""  # xml:lang="" says "unknown" (XML 1.0 §2.12)
-    ext.links = [_link(item, ctx, "alternate" if i == 0 else "related")
-                 for i, item in enumerate(story.items) if item.link]
+    ext.language = language_tag(first.language) or ""  # "" says "unknown" (XML 1.0 §2.12)
+    ext.links = [link for i, item in enumerate(story.items)
+                 if (link := _link(item, ctx, "alternate" if i == 0 else "related"))]
     outlet = ctx.outlets.get(first.source_id)
-    ext.source = _Source(title=xml_text(outlet.title) if outlet else first.source_id,
-                         link=outlet.link if outlet else None,
-                         feed=outlet.feed_url if outlet else None, updated=first.updated)
+    source_id = normal_uri(outlet.feed_url) if outlet and outlet.feed_url else None
+    if outlet and source_id:  # the validator wants id, title and updated in atom:source
+        ext.source = _Source(title=xml_text(outlet.title) or first.source_id,
+                             link=web_uri(outlet.link), feed=source_id,
+                             updated=plausible(first.updated, first))
 
 
 def entry_html(story: StoryView, ctx: RenderContext) -> str:
     """An entry's HTML content: the first report's text, directed, then the other outlets.
     The RSS and JSON Feed alternates carry the same HTML."""
     first = story.items[0]
-    title = first.title or _fallback_title(first)
+    title = first.title.strip() or _fallback_title(first)
     text = first.content_html or first.summary_html or html.escape(title, quote=False)
-    return _directed(text, first.language) + _also_reported(story, ctx)
+    return safe_html(_directed(text, first.language) + _also_reported(story, ctx))
 
 
-def _link(item: ItemView, ctx: RenderContext, rel: str) -> dict[str, str]:
-    attrs = {"rel": rel, "type": "text/html", "href": item.link or "",
-             "title": f"{_outlet_title(item, ctx)}: {item.title}"}
-    if item.language:
-        attrs["hreflang"] = item.language
+def _link(item: ItemView, ctx: RenderContext, rel: str) -> dict[str, str] | None:
+    href = web_uri(item.link)
+    if href is None:
+        return None
+    attrs = {"rel": rel, "type": "text/html", "href": href,
+             "title": plain(f"{_outlet_title(item, ctx)}: {item.title}")}
+    if language := language_tag(item.language):
+        attrs["hreflang"] = language
     return attrs
 
 
@@ -157,20 +202,22 @@ def _directed(fragment: str, language: str | None) -> str:
     """Wrap content so readers lay out right-to-left text right to left."""
     if not fragment:
         return ""
+    tag = language_tag(language)
+    lang = f' lang="{tag}"' if tag else ""
     if language in RTL_LANGUAGES:
-        return f'<div dir="rtl" lang="{language}">{fragment}</div>'
+        return f'<div dir="rtl"{lang}>{fragment}</div>'
     return f'<div dir="auto">{fragment}</div>'
 
 
 def _also_reported(story: StoryView, ctx: RenderContext) -> str:
-    others = [i for i in story.items[1:] if i.link]
+    others = [(i, href) for i in story.items[1:] if (href := web_uri(i.link))]
     if not others:
         return ""
     entries = "".join(
-        f'<li><a href="{html.escape(i.link or "")}"'
-        f'{f" hreflang={chr(34)}{i.language}{chr(34)}" if i.language else ""} dir="auto">'
-        f"{html.escape(_outlet_title(i, ctx))}: {html.escape(i.title)}</a></li>"
-        for i in others)
+        f'<li><a href="{html.escape(href)}"'
+        f'{f" hreflang={chr(34)}{tag}{chr(34)}" if (tag := language_tag(i.language)) else ""}'
+        f' dir="auto">{html.escape(_outlet_title(i, ctx))}: {html.escape(i.title)}</a></li>'
+        for i, href in others)
     return f'<p dir="auto">Also reported by:</p><ul dir="auto">{entries}</ul>'
 
 
@@ -180,20 +227,23 @@ def _outlet_title(item: ItemView, ctx: RenderContext) -> str:
 
 
 def _fallback_title(item: ItemView) -> str:
-    return item.link or "Untitled"
+    return web_uri(item.link) or "Untitled"
 
 
 def main_language(stories: Sequence[StoryView], section: SectionConfig) -> str | None:
+    """The section's language: the configured one, else the commonest first report's."""
     if len(section.languages) == 1:
         return section.languages[0]
     counts = Counter(s.items[0].language for s in stories if s.items[0].language)
     return min(counts, key=lambda lang: (-counts[lang], lang)) if counts else None
 
 
-def _script_language(title: str) -> str:
-    """The language of a feed with no stories and no configured language: Arabic when its
-    title is written in Arabic script, else undetermined."""
-    return "ar" if any("\u0600" <= c <= "\u06ff" for c in title) else UNDETERMINED
+def feed_language(stories: Sequence[StoryView], section: SectionConfig) -> str:
+    """The feed's xml:lang: the main language as ISO 639-1, Arabic when the title is written
+    in Arabic script, else undetermined."""
+    if tag := language_tag(main_language(stories, section)):
+        return tag
+    return "ar" if any("\u0600" <= c <= "\u06ff" for c in section.title) else UNDETERMINED
 
 
 def _declare_markup(element: Any) -> None:
@@ -211,7 +261,7 @@ class _Source:
 
     title: str
     link: str | None  # the outlet's home page
-    feed: str | None  # the feed we poll: its id and self link
+    feed: str  # the feed we poll, as a normal URI: its id and self link
     updated: datetime  # the newest time we know the outlet's feed had: the item's update
 
 
@@ -248,15 +298,18 @@ class _EntryExt(BaseEntryExtension):
             entry.insert(position, link)
             position += 1
         if self.source:
-            src = self.source
-            source = etree.SubElement(entry, f"{ATOM}source")
-            if src.feed:  # the W3C validator wants id and updated in atom:source
-                etree.SubElement(source, f"{ATOM}id").text = src.feed
-            etree.SubElement(source, f"{ATOM}title").text = src.title
-            etree.SubElement(source, f"{ATOM}updated").text = src.updated.isoformat()
-            if src.link:
-                etree.SubElement(source, f"{ATOM}link", rel="alternate", type="text/html",
-                                 href=src.link)
-            if src.feed:
-                etree.SubElement(source, f"{ATOM}link", rel="self", href=src.feed)
+            _write_source(entry, self.source)
         return entry
+
+
+def _write_source(entry: Any, src: _Source) -> None:
+    source = etree.SubElement(entry, f"{ATOM}source")
+    etree.SubElement(source, f"{ATOM}id").text = src.feed
+    title = etree.SubElement(source, f"{ATOM}title")
+    title.text = src.title
+    _declare_markup(title)
+    etree.SubElement(source, f"{ATOM}updated").text = src.updated.isoformat()
+    if src.link:
+        etree.SubElement(source, f"{ATOM}link", rel="alternate", type="text/html",
+                         href=src.link)
+    etree.SubElement(source, f"{ATOM}link", rel="self", href=src.feed)

@@ -2,7 +2,10 @@
 guids) and HTML as the Atom document, for readers that prefer RSS. Pure, like render.py.
 
 Written with lxml rather than feedgen so that the guid, dc:creator, <source url> and the
-atom:link rel="self" the W3C validator asks for come out exactly as intended.
+atom:link rel="self" the W3C validator asks for come out exactly as intended. RSS cannot say
+whether a title is text or HTML, so every text element carries plain text (clean.plain), and
+"<" and "&" are written as hexadecimal character references, as the RSS Advisory Board's
+profile asks (the validator's CharacterData warning).
 """
 
 from __future__ import annotations
@@ -14,13 +17,11 @@ from lxml import etree
 
 from aggregator import HOME_PAGE, __version__
 from aggregator.config import SectionConfig
-from aggregator.publish.clean import clean_story, xml_text
-from aggregator.publish.render import (
-    UNDETERMINED,
-    RenderContext,
-    entry_html,
-    main_language,
-)
+from aggregator.publish.clean import person_name, plain
+from aggregator.publish.dates import EntryDates, document_dates
+from aggregator.publish.language import language_tag
+from aggregator.publish.render import RenderContext, entry_html, main_language, unique_stories
+from aggregator.publish.uri import normal_uri, web_uri
 from aggregator.publish.urls import FORMATS, feed_url, section_url
 from aggregator.store import StoryView
 
@@ -29,43 +30,48 @@ DC_NS = "http://purl.org/dc/elements/1.1/"
 
 
 def render_rss(section: SectionConfig, stories: Sequence[StoryView], ctx: RenderContext) -> bytes:
-    stories = [clean_story(s) for s in stories]
+    stories = unique_stories(stories)
+    dates = document_dates(stories)
     rss = etree.Element("rss", version="2.0", nsmap={"atom": ATOM_NS, "dc": DC_NS})
     channel = etree.SubElement(rss, "channel")
-    _text(channel, "title", xml_text(section.title))
+    title = plain(section.title) or section.id
+    _text(channel, "title", title)
     _text(channel, "link", section_url(ctx.base_url, section.id))
-    _text(channel, "description", xml_text(section.description or section.title))
-    language = main_language(stories, section)
-    if language and language != UNDETERMINED:
+    _text(channel, "description", plain(section.description or "") or title)
+    if language := language_tag(main_language(stories, section)):
         _text(channel, "language", language)
-    updated = max((s.updated for s in stories), default=ctx.empty_updated)
+    updated = max((d.updated for d in dates), default=ctx.empty_updated)
     _text(channel, "lastBuildDate", format_datetime(updated, usegmt=True))
     _text(channel, "generator", f"aggregator {__version__} ({HOME_PAGE})")
     etree.SubElement(channel, f"{{{ATOM_NS}}}link", rel="self", type=FORMATS["rss"][1],
                      href=feed_url(ctx.base_url, section.id, "rss"))
     if ctx.hub:  # WebSub discovery, as in the Atom feed
         etree.SubElement(channel, f"{{{ATOM_NS}}}link", rel="hub", href=ctx.hub)
-    for story in stories:
-        _item(etree.SubElement(channel, "item"), story, ctx)
-    return bytes(etree.tostring(rss, xml_declaration=True, encoding="UTF-8", pretty_print=True))
+    for story, story_dates in zip(stories, dates, strict=True):
+        _item(etree.SubElement(channel, "item"), story, story_dates, ctx)
+    data = etree.tostring(rss, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return bytes(data).replace(b"&lt;", b"&#x3C;").replace(b"&amp;", b"&#x26;")
 
 
-def _item(item: etree._Element, story: StoryView, ctx: RenderContext) -> None:
+def _item(item: etree._Element, story: StoryView, dates: EntryDates,
+          ctx: RenderContext) -> None:
     first = story.items[0]
-    _text(item, "title", first.title or first.link or "Untitled")
-    if first.link:
-        _text(item, "link", first.link)
+    link = web_uri(first.link)
+    _text(item, "title", plain(first.title) or link or "Untitled")
+    if link:
+        _text(item, "link", link)
     _text(item, "description", entry_html(story, ctx))
-    if first.author:
-        _text(item, f"{{{DC_NS}}}creator", first.author)
+    if author := person_name(first.author):
+        _text(item, f"{{{DC_NS}}}creator", author)
     for topic in sorted({t for i in story.items for t in i.topics}):
-        _text(item, "category", ctx.topic_titles.get(topic, topic))
+        _text(item, "category", plain(ctx.topic_titles.get(topic, topic)) or topic)
     guid = _text(item, "guid", f"urn:uuid:{story.uid}")
     guid.set("isPermaLink", "false")
-    _text(item, "pubDate", format_datetime(first.published, usegmt=True))
+    _text(item, "pubDate", format_datetime(dates.published, usegmt=True))
     outlet = ctx.outlets.get(first.source_id)
-    if outlet and outlet.feed_url:  # RSS 2.0 <source> needs the outlet feed's url
-        _text(item, "source", xml_text(outlet.title)).set("url", outlet.feed_url)
+    url = normal_uri(outlet.feed_url) if outlet and outlet.feed_url else None
+    if outlet and url:  # RSS 2.0 <source> needs the outlet feed's url
+        _text(item, "source", plain(outlet.title) or first.source_id).set("url", url)
 
 
 def _text(parent: etree._Element, tag: str, text: str) -> etree._Element:
