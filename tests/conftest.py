@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from feedserver import FeedServer
 
-
 # Validated configs are cached in the user's cache folder: the tests (and the processes they
 # start) keep theirs in a folder of this run's own, never in the developer's home.
 os.environ["AGGREGATOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="aggregator-test-cache-")
