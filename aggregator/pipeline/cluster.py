@@ -128,9 +128,12 @@ class Thresholds:
 # BORROW per slot of distance ("densification", Shrivastava 2017). 42 bands of 3 slots: a pair
 # at Jaccard 0.40 becomes a candidate with p = 0.94, at 0.46 with p = 0.99, at 0.10 (same
 # topic) with p = 0.04, at 0.02 (unrelated) with p = 0.0003. One byte per slot (b-bit MinHash,
-# Li & Koenig 2010) estimates a candidate's Jaccard in C before its exact 4-gram set is rebuilt
-# from its text. A poll's texts are hashed together with numpy when it is installed (~10 µs an
-# item instead of ~200); the pure-Python path gives the same numbers, bit for bit.
+# Li & Koenig 2010), kept as one 1024-bit int, estimates a candidate's Jaccard with one XOR
+# before the exact 4-gram sets are compared. A poll's texts are hashed together with numpy when
+# it is installed (~10 µs an item instead of ~200); the pure-Python path gives the same numbers,
+# bit for bit. With numpy, an item's distinct 4-grams are also kept while it is in the window,
+# as a sorted array (~2 KB; a Python set would cost ~25 KB), so verifying a candidate does not
+# rebuild its set from its text.
 _SLOTS, _ROWS, _BANDS = 128, 3, 42
 _MASK = (1 << 64) - 1
 _MULT = 0x9E3779B97F4A7C15
@@ -152,7 +155,7 @@ class _Signed(NamedTuple):
     """What level 2 keeps of a text: its LSH band keys and its 1-byte-per-slot sketch."""
 
     bands: tuple[int, ...]
-    sketch: bytes  # one byte per slot
+    sketch: int  # one byte per slot, slot i in bits 8i..8i+7
 
 
 def _units(text: str) -> list[array]:
@@ -175,7 +178,7 @@ def _finish(sig: list[int]) -> _Signed:
         a, b, c = sig[band * _ROWS:band * _ROWS + _ROWS]
         key = (a * _ROW_MULTS[0] + b * _ROW_MULTS[1] + c * _ROW_MULTS[2] + band) & _MASK
         bands.append((((key ^ key >> 29) * _MULT) & _MASK) >> 34)
-    return _Signed(tuple(bands), bytes((h >> 49) & 0xFF for h in sig))
+    return _Signed(tuple(bands), int.from_bytes(bytes((h >> 49) & 0xFF for h in sig), "little"))
 
 
 def _sign_python(text: str) -> _Signed | None:
@@ -226,7 +229,8 @@ def _sign_numpy(texts: Sequence[str], np: Any) -> list[_Signed | None]:
             + rows[:, :, 2] * u64(_ROW_MULTS[2]) + np.arange(_BANDS, dtype=u64))
     keys = ((keys ^ keys >> u64(29)) * u64(_MULT)) >> u64(34)
     sketches = ((sig >> u64(49)) & u64(0xFF)).astype(np.uint8).tobytes()
-    return [_Signed(tuple(k), sketches[i * _SLOTS:(i + 1) * _SLOTS]) if ok else None
+    return [_Signed(tuple(k), int.from_bytes(sketches[i * _SLOTS:(i + 1) * _SLOTS], "little"))
+            if ok else None
             for i, (k, ok) in enumerate(zip(keys.tolist(), filled.any(axis=1).tolist(),
                                             strict=True))]
 
@@ -251,30 +255,94 @@ def _sign(texts: Sequence[str], *, fast: bool = True) -> list[_Signed | None]:
     return [_sign_python(text) for text in texts]
 
 
-def _same_slots(mine: bytes, others: Sequence[_Rec]) -> list[int]:
+def _same_slots(mine: int, others: Sequence[_Rec]) -> list[int]:
     """How many sketch bytes each candidate shares with `mine`: the Jaccard estimate is
-    (same / 128 - 1/256) / (1 - 1/256), the 1/256 being chance matches of a byte."""
-    if _NUMPY is not None and len(others) > 4:
-        np = _NUMPY
-        table = np.frombuffer(b"".join([o.sketch for o in others]), dtype=np.uint8)
-        own = np.frombuffer(mine, dtype=np.uint8)
-        return (table.reshape(len(others), _SLOTS) == own).sum(axis=1).tolist()
-    a = int.from_bytes(mine, "little")
-    return [(a ^ int.from_bytes(o.sketch, "little")).to_bytes(_SLOTS, "little").count(0)
-            for o in others]
+    (same / 128 - 1/256) / (1 - 1/256), the 1/256 being chance matches of a byte. An XOR and a
+    count of zero bytes per candidate: half the time of numpy for the ~9 an item has."""
+    return [(mine ^ o.sketch).to_bytes(_SLOTS, "little").count(0) for o in others]
 
 
-def _jaccard(a: set[int], b: set[int]) -> float:
-    inter = len(a & b)
-    return inter / (len(a) + len(b) - inter) if a or b else 0.0
+def _gram_words(text: str) -> Any:
+    """The 4-grams of a text in text order as a numpy array (the words of `_units`): the
+    little-endian 64-bit word at every 2-byte step of its UTF-16, read in place."""
+    raw = text.encode("utf-16-le")
+    count = max(len(raw) // 2 - 3, 0)
+    return _NUMPY.ndarray((count,), dtype="<u8", buffer=raw, strides=(2,)).copy() if count \
+        else _NUMPY.zeros(0, dtype="<u8")
 
 
-def _passage_jaccard(rec: _Rec, other: _Rec, mine: set[int], theirs: set[int]) -> float:
+def _gram_set(text: str) -> Any:
+    """A text's distinct 4-grams: a sorted numpy array, or a set without numpy."""
+    return _shingles(text) if _NUMPY is None else _distinct(_gram_words(text))
+
+
+def _distinct(words: Any) -> Any:
+    """numpy.unique without its overhead (a third of the time on a news item's 4-grams)."""
+    words = _NUMPY.sort(words)
+    if len(words) < 2:
+        return words
+    keep = _NUMPY.empty(len(words), dtype=bool)
+    keep[0] = True
+    _NUMPY.not_equal(words[1:], words[:-1], out=keep[1:])
+    return words[keep]
+
+
+def _members(values: Any, table: Any) -> Any:
+    """Which of `values` the sorted array `table` holds (a numpy bool per value)."""
+    if not len(table):
+        return _NUMPY.zeros(len(values), dtype=bool)
+    at = _NUMPY.searchsorted(table, values)
+    at[at == len(table)] = 0
+    return table[at] == values
+
+
+def _common(a: Any, b: Any) -> int:
+    """How many 4-grams two sets (from `_gram_set`) share."""
+    if isinstance(a, set):
+        return len(a & b)
+    return int(_NUMPY.count_nonzero(_members(a, b)))
+
+
+def _jaccard(a: Any, b: Any, common: int | None = None) -> float:
+    inter = _common(a, b) if common is None else common
+    union = len(a) + len(b) - inter
+    return inter / union if union else 0.0
+
+
+def _passage_jaccard(rec: _Rec, other: _Rec, mine: Any, theirs: Any,
+                     common: int | None = None) -> float:
     """Jaccard once the longest passage of `rec` whose 4-grams `other` all has is left out of
     both; 1.0 when that passage is (90 % of) the shorter body, which is then copied whole
     under a new headline. Boilerplate (a syndication footer, a disclaimer) is one long shared
     passage beside bodies that differ; a light edit shares many shorter passages."""
-    parts = _units(rec.text)
+    inter = _common(mine, theirs) if common is None else common
+    if isinstance(theirs, set):
+        best, passage = _longest_shared_passage_py(rec.text, theirs)
+    else:
+        best, passage = _longest_shared_passage_np(rec.text, theirs)
+    body = min(len(rec.text) - len(rec.title_key), len(other.text) - len(other.title_key)) - 4
+    if best >= 0.9 * body:
+        return 1.0
+    return (inter - passage) / (len(mine) + len(theirs) - inter - passage or 1)
+
+
+def _longest_shared_passage_np(text: str, theirs: Any) -> tuple[int, int]:
+    """(4-grams in the first longest run of shared 4-grams of `text`, distinct ones in it)."""
+    np = _NUMPY
+    words = _gram_words(text)
+    flags = np.zeros(len(words) + 2, dtype=np.int8)
+    flags[1:-1] = _members(words, theirs)
+    edges = np.flatnonzero(np.diff(flags))  # run starts and ends, alternately
+    if not len(edges):
+        return 0, 0
+    lengths = edges[1::2] - edges[::2]
+    first = int(lengths.argmax())  # the first of the longest
+    start, best = int(edges[2 * first]), int(lengths[first])
+    return best, len(_distinct(words[start:start + best]))
+
+
+def _longest_shared_passage_py(text: str, theirs: set[int]) -> tuple[int, int]:
+    parts = _units(text)
     flags = [bytes([x in theirs for x in part]) for part in parts]  # shared 4-gram at unit p?
     order = bytearray(sum(map(len, parts)))  # interleave: unit p is parts[p % 4][p // 4]
     for offset, flag in enumerate(flags):
@@ -284,13 +352,7 @@ def _passage_jaccard(rec: _Rec, other: _Rec, mine: set[int], theirs: set[int]) -
     best = max(lengths)
     first = lengths.index(best)
     start = sum(lengths[:first]) + first  # the separators before the first longest run
-    end = start + best - 1
-    body = min(len(rec.text) - len(rec.title_key), len(other.text) - len(other.title_key)) - 4
-    if best >= 0.9 * body:
-        return 1.0
-    passage = {parts[p & 3][p >> 2] for p in range(end - best + 1, end + 1)}
-    inter = len(mine & theirs) - len(passage)
-    return inter / (len(mine | theirs) - len(passage) or 1)
+    return best, len({parts[p & 3][p >> 2] for p in range(start, start + best)})
 
 
 # --- figures: numbers (two or more digits, decimals, scores; years left out) and weekdays
@@ -421,17 +483,19 @@ class _Rec:
         self.title_key = key  # word view of the title: level 1's title key
         self.text = text  # word view of title + summary, the source's footer cut off
         self.link = item.canonical_link if _usable_link(item.canonical_link) else None
-        self.own: set[int] | None = None  # its 4-gram set while it is being placed
+        self.own: Any = None  # its distinct 4-grams (_gram_set), see shingles()
         self.bands = signed.bands if signed else ()
-        self.sketch = signed.sketch if signed else b""
+        self.sketch = signed.sketch if signed else 0
         self.facts: tuple[frozenset[str], frozenset[int]] | None = None  # see figures()
         self.row = -1  # its row in the vector index, -1 when it has no vector
         self.alive = True
         self.seq = 0  # arrival order, set when indexed: breaks ties the same way every run
 
-    def shingles(self) -> set[int]:
+    def shingles(self) -> Any:
+        """Its distinct 4-grams, made the first time a comparison needs them. A numpy array is
+        kept while the item is in the window; a set (no numpy) only while it is being placed."""
         if self.own is None:
-            self.own = _shingles(self.text)
+            self.own = _gram_set(self.text)
         return self.own
 
     def conflicts(self, other: _Rec) -> bool:
@@ -714,13 +778,17 @@ class Clusterer:
             if match is None or match.level > 1:
                 candidates.append((same, other))
         candidates.sort(key=lambda c: (-c[0], c[1].seq))  # sets iterate in address order
+        mine = rec.shingles() if candidates else None
         for _, other in candidates[:_VERIFY]:
-            theirs = _shingles(other.text)
-            score = _jaccard(rec.shingles(), theirs)
+            theirs = other.own if other.own is not None else _gram_set(other.text)
+            if _NUMPY is not None:
+                other.own = theirs
+            common = _common(mine, theirs)
+            score = _jaccard(mine, theirs, common)
             if score < limits.near_duplicate or rec.conflicts(other):
                 continue
             if score < limits.copy and (
-                    _passage_jaccard(rec, other, rec.shingles(), theirs) < limits.passage):
+                    _passage_jaccard(rec, other, mine, theirs, common) < limits.passage):
                 continue
             self._offer(found, other.story, _Match(2, score, "near_duplicate", other))
 
@@ -876,7 +944,8 @@ class Clusterer:
             self._bucket(rec, self._claim(rec) if shared is None else shared)
         rec.seq = next(self._seq)
         heapq.heappush(self._expiry, (item.published, rec.seq, rec))
-        rec.own = None  # the text gives them back; a set costs ~25 KB per item
+        if isinstance(rec.own, set):
+            rec.own = None  # the text gives them back; a set costs ~25 KB per item
 
     def _claim(self, rec: _Rec) -> list[tuple[int, Any]]:
         """Take every empty bucket of the item's bands; the others, (band, what it holds), are
