@@ -2,7 +2,7 @@
 
     python bench/cluster_throughput.py [--items 100000] [--per-day 2000] [--batch 20]
                                        [--mode both|cheap|embed] [--tracemalloc]
-                                       [--embed-chars N]
+                                       [--embed-chars N] [--repeats N] [--against DIR]
 
 A deterministic synthetic stream (the same seed gives the same items): news-sized items (a
 headline of 8-12 words and a summary of 25-40; 60 % Arabic, 25 % English, 15 % French; words
@@ -20,6 +20,11 @@ CPU-second of this process (they differ when other work shares the cores), decis
 the window size at the end, and the process's peak RSS (getrusage ru_maxrss, model included);
 with --tracemalloc, also the peak of Python allocations (slower: the rate is then not a
 throughput figure).
+
+Before/after on a shared, noisy machine: `--against DIR` measures the `aggregator` package of
+another source tree (e.g. `git worktree add /tmp/before HEAD~3`) in the same run, each repeat
+running both engines one after the other in fresh processes (`--repeats`, default 3); the
+summary gives medians and the ratios of this tree's medians to DIR's.
 """
 
 from __future__ import annotations
@@ -27,9 +32,11 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import random
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -174,6 +181,37 @@ def run(mode: str, items: list[ClusterItem], batch: int, trace: bool,
     return out
 
 
+def _child(mode: str, args: argparse.Namespace, tree: str | None = None) -> dict[str, object]:
+    """One mode in a fresh process (its own peak RSS), with `tree`'s package when given."""
+    env = dict(os.environ)
+    if tree:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (tree, env.get("PYTHONPATH"))))
+    command = [sys.executable, __file__, "--mode", mode, "--items", str(args.items),
+               "--per-day", str(args.per_day), "--batch", str(args.batch)]
+    command += ["--tracemalloc"] if args.tracemalloc else []
+    command += ["--embed-chars", str(args.embed_chars)] if args.embed_chars else []
+    done = subprocess.run(command, check=True, env=env, capture_output=True, text=True)
+    line = done.stdout.strip().splitlines()[-1]
+    print(line if tree is None else f"{tree}: {line}", flush=True)
+    return json.loads(line)
+
+
+def _summary(mode: str, runs: dict[str, list[dict[str, object]]]) -> dict[str, object]:
+    """Medians per engine, and this tree's over the other's."""
+    keys = ("items_per_s", "items_per_cpu_s", "peak_rss_mib", "tracemalloc_peak_mib")
+    medians: dict[str, float] = {}
+    for engine, results in runs.items():
+        for key in keys:
+            values = [float(str(r[key])) for r in results if key in r]
+            if values:
+                medians[f"{engine}_{key}"] = statistics.median(values)
+    out: dict[str, object] = {"mode": mode, "repeats": len(runs["this"]), **medians}
+    for key in keys:
+        if f"this_{key}" in medians and f"before_{key}" in medians:
+            out[f"ratio_{key}"] = round(medians[f"this_{key}"] / medians[f"before_{key}"], 2)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=100_000)
@@ -183,14 +221,22 @@ def main() -> None:
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--embed-chars", type=int, default=None,
                         help="characters of title + lead embedded (default: the engine's)")
+    parser.add_argument("--against", metavar="DIR", default=None,
+                        help="a source tree whose aggregator package is measured alongside")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="runs per mode and engine (default 1, or 3 with --against)")
     args = parser.parse_args()
-    if args.mode == "both":  # one fresh process per mode, so each peak RSS is its own
-        for mode in ("cheap", "embed"):
-            subprocess.run([sys.executable, __file__, "--mode", mode, "--items", str(args.items),
-                            "--per-day", str(args.per_day), "--batch", str(args.batch)]
-                           + (["--tracemalloc"] if args.tracemalloc else [])
-                           + (["--embed-chars", str(args.embed_chars)] if args.embed_chars
-                              else []), check=True)
+    repeats = args.repeats or (3 if args.against else 1)
+    if args.mode == "both" or args.against or repeats > 1:
+        # one fresh process per run, so each peak RSS is its own
+        for mode in ("cheap", "embed") if args.mode == "both" else (args.mode,):
+            runs: dict[str, list[dict[str, object]]] = {"this": []}
+            for _ in range(repeats):
+                if args.against:
+                    runs.setdefault("before", []).append(_child(mode, args, args.against))
+                runs["this"].append(_child(mode, args))
+            if repeats > 1 or args.against:
+                print(json.dumps(_summary(mode, runs)), flush=True)
         return
     items = stream(args.items, args.per_day)
     result = run(args.mode, items, args.batch, args.tracemalloc, args.embed_chars)

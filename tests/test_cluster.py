@@ -301,6 +301,25 @@ def test_signatures_are_the_same_with_and_without_numpy() -> None:
     assert cluster._sign(texts) == cluster._sign(texts, fast=False)
 
 
+def test_verification_is_the_same_with_and_without_numpy() -> None:
+    if cluster._NUMPY is None:
+        pytest.skip("numpy is not installed: only the pure-Python path exists")
+    rng = random.Random(11)
+    words = (WIRE + " " + EDIT + " " + OTHER).split()
+    for n in range(60):
+        a = " ".join(rng.sample(words, rng.randint(3, 30)))
+        b = " ".join(rng.sample(words, rng.randint(3, 30))) if n % 3 else f"{a} {words[n]}"
+        one, two = cluster._Rec(item(), a[:10], a, None), cluster._Rec(item(), b[:10], b, None)
+        sets = cluster._shingles(a), cluster._shingles(b)
+        arrays = cluster._gram_set(a), cluster._gram_set(b)
+        units = cluster._units(a)  # the text is in the BMP: one UTF-16 unit per character
+        assert cluster._gram_words(a).tolist() == [units[p % 4][p // 4] for p in range(len(a) - 3)]
+        assert sorted(sets[0]) == arrays[0].tolist()
+        assert cluster._jaccard(*sets) == cluster._jaccard(*arrays)
+        assert cluster._passage_jaccard(one, two, *sets) == \
+            cluster._passage_jaccard(one, two, *arrays)
+
+
 def test_the_sketch_estimates_the_exact_jaccard() -> None:
     rng = random.Random(5)
     words = (WIRE + " " + EDIT + " " + OTHER).split()
