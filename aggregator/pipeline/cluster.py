@@ -386,16 +386,21 @@ def _number(token: str) -> str | None:
     return whole
 
 
+# The one empty set every item without figures shares: fewer objects for the cyclic GC, which
+# costs more than a tenth of levels 1-2 when each item keeps several small containers.
+_NONE: frozenset[Any] = frozenset()
+
+
 def _figures(text: str) -> frozenset[str]:
     if _ANY_DIGIT.search(text) is None:
-        return frozenset()
+        return _NONE
     if _NON_ASCII_DIGIT.search(text) is not None:
         text = text.translate(_DIGITS)
     scores = {"-".join(sorted(m.groups())) for m in _SCORE.finditer(text)}
     if scores:
         text = _SCORE.sub(" ", text)
     numbers = {n for n in map(_number, _NUMBER.findall(text)) if n}
-    return frozenset(numbers | {f"score:{s}" for s in scores})
+    return frozenset(numbers | {f"score:{s}" for s in scores}) if numbers or scores else _NONE
 
 
 class _Footers:
@@ -509,7 +514,7 @@ class _Rec:
         """Its numbers and weekdays, worked out the first time a comparison needs them."""
         if self.facts is None:
             days = frozenset(_WEEKDAYS[w] for w in self.text.split() if w in _WEEKDAYS) \
-                if _ANY_WEEKDAY.search(self.text) else frozenset()
+                if _ANY_WEEKDAY.search(self.text) else _NONE
             self.facts = (_figures(f"{self.item.title} {self.item.summary_text}"), days)
         return self.facts
 
@@ -560,8 +565,8 @@ class Clusterer:
         self._owners: list[_Rec | None] = []  # vector row -> rec
         self._recs: dict[Hashable, _Rec] = {}  # key -> rec, items inside the window
         self._identities: dict[tuple[str, str], _Rec] = {}
-        self._links: dict[str, list[_Rec]] = {}
-        self._titles: dict[str, list[_Rec]] = {}
+        self._links: dict[str, Any] = {}  # link -> _Rec, or a list of them (see _enlist)
+        self._titles: dict[str, Any] = {}  # title key -> _Rec, or a list of them
         self._buckets: dict[int, Any] = {}  # LSH band key -> _Rec, or a list of them
         self._stories: dict[StoryId, _Story] = {}  # every live name (own or absorbed) -> story
         self._expiry: list[tuple[datetime, int, _Rec]] = []
@@ -739,11 +744,11 @@ class Clusterer:
 
     def _level1(self, rec: _Rec, found: dict[_Story, _Match]) -> None:
         if rec.link:
-            for other in self._links.get(rec.link, ()):
+            for other in _listed(self._links, rec.link):
                 if self._near(rec, other):
                     self._offer(found, other.story, _Match(1, 1.0, "link", other))
         if usable_title_key(rec.title_key):
-            for other in self._titles.get(rec.title_key, ()):
+            for other in _listed(self._titles, rec.title_key):
                 # a daily template keeps its headline ("the dollar today"), not its figures
                 if self._near(rec, other) and not rec.conflicts(other):
                     self._offer(found, other.story, _Match(1, 1.0, "title", other))
@@ -937,9 +942,9 @@ class Clusterer:
         self._recs[item.key] = rec
         self._identities[(item.source_id, item.identity)] = rec
         if rec.link:
-            self._links.setdefault(rec.link, []).append(rec)
+            _enlist(self._links, rec.link, rec)
         if usable_title_key(rec.title_key):
-            self._titles.setdefault(rec.title_key, []).append(rec)
+            _enlist(self._titles, rec.title_key, rec)
         if rec.bands:
             self._bucket(rec, self._claim(rec) if shared is None else shared)
         rec.seq = next(self._seq)
@@ -1037,9 +1042,30 @@ class Clusterer:
             self._stories[name] = survivor
 
 
+def _enlist(index: dict[Any, Any], key: Any, rec: _Rec) -> None:
+    """Index `rec` under `key`: the rec itself while it is alone there (most links and titles
+    are), a list once others share the key; one container less per item for the GC."""
+    held = index.setdefault(key, rec)
+    if held is rec:
+        return
+    if type(held) is list:
+        held.append(rec)
+    else:
+        index[key] = [held, rec]
+
+
+def _listed(index: dict[Any, Any], key: Any) -> Sequence[_Rec]:
+    held = index.get(key)
+    if held is None:
+        return ()
+    return held if type(held) is list else (held,)
+
+
 def _unlist(index: dict[Any, Any], key: Any, rec: _Rec) -> None:
-    bucket = index.get(key)
-    if isinstance(bucket, list) and rec in bucket:
-        bucket.remove(rec)
-        if not bucket:
-            del index[key]
+    held = index.get(key)
+    if held is rec:
+        del index[key]
+    elif type(held) is list and rec in held:
+        held.remove(rec)
+        if len(held) == 1:
+            index[key] = held[0]
