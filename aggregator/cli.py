@@ -155,7 +155,7 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_poll(config: Config, args: argparse.Namespace) -> int:
     from aggregator.pipeline import Poller
-    from aggregator.publish import publish_and_prune
+    from aggregator.publish import publish_after_pass
     from aggregator.scheduler import utcnow
     from aggregator.store import Store
 
@@ -187,9 +187,10 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
                   "were not counted against the sources")
         print(_total(outcomes))
         # A pass that stored nothing would rewrite the same bytes: skip the work then.
-        if any(o.outcome in ("new", "updated") for o in outcomes) or _outputs_stale(config):
-            with store.publish_lock():
-                publish_and_prune(config, store, utcnow())
+        stale = _outputs_stale(config)
+        if (any(o.outcome in ("new", "updated") for o in outcomes) or stale) and \
+                publish_after_pass(config, store, utcnow(), store.clock(), force=stale) is None:
+            print("published by another poller since this pass stored its items")
     return EXIT_OK
 
 

@@ -20,7 +20,7 @@ from aggregator.config import Config, load_config
 from aggregator.errors import ConfigError
 from aggregator.pipeline import Poller
 from aggregator.pipeline.stories import Stories
-from aggregator.publish import publish_and_prune
+from aggregator.publish import publish_after_pass
 from aggregator.store import Store
 from aggregator.topics import retag_store
 
@@ -94,8 +94,10 @@ class Runner:
                 for outcome in outcomes:
                     log.info("%s", outcome.summary())
                 if self._republish or any(o.outcome in ("new", "updated") for o in outcomes):
-                    with self.store.publish_lock():
-                        publish_and_prune(self.config, self.store, self.clock())
+                    # a new config (self._republish): this node's outputs must follow it
+                    if publish_after_pass(self.config, self.store, self.clock(),
+                                          self.store.clock(), force=self._republish) is None:
+                        log.info("published by another poller since this tick stored")
                     self._republish = False
         except Exception:
             log.exception("tick failed")

@@ -314,3 +314,26 @@ def _wait_for(client: httpx.Client, port: int) -> None:
         except httpx.TransportError:
             assert time.monotonic() < deadline, f"serve on port {port} never answered"
             time.sleep(0.1)
+
+
+@POSTGRES
+def test_a_pass_published_by_another_node_is_not_published_twice(
+        tmp_path: Path, feed_server: FeedServer, database_url: str) -> None:
+    """Publishing after a pass is skipped when another node began publishing after the
+    pass's last write (its files hold our rows); a new configuration publishes anyway."""
+    from aggregator.publish import PUBLISHED_STAMP, publish_after_pass
+
+    names = ["a"]
+    feed_server.route("/a.xml", rss("a", 3))
+    config = load_config(write_config(tmp_path, feed_server, database_url, names))
+    now = datetime.now(UTC)
+    with Store(database_url) as store:
+        store.sync_sources(config.sources)
+        stored_at = store.clock()  # this node's pass ended here
+        other = publish_after_pass(config, store, now, store.clock())  # another node
+        assert other is not None and other[0].stories == 0
+        stamp = config.settings.output_dir / PUBLISHED_STAMP
+        assert datetime.fromisoformat(stamp.read_text()) > stored_at
+        assert publish_after_pass(config, store, now, stored_at) is None
+        assert publish_after_pass(config, store, now, stored_at, force=True) is not None
+        assert publish_after_pass(config, store, now, store.clock()) is not None

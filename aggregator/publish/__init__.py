@@ -144,3 +144,33 @@ def publish_and_prune(config: Config, store: Store, now: datetime) -> list[Publi
     store.prune(before=now - config.settings.retention, now=now,
                 keep_stories={uid for r in results for uid in r.story_uids})
     return results
+
+
+PUBLISHED_STAMP = ".published-at"  # in output_dir: when the last publish began (database clock)
+
+
+def publish_after_pass(config: Config, store: Store, now: datetime, stored_at: datetime, *,
+                       force: bool = False) -> list[Published] | None:
+    """Publish what a pass stored, one node at a time (the store's publish lock). `stored_at`:
+    the database clock after the pass's last write. When another node began publishing into
+    this folder after that, its reads saw our rows and its files hold them: publishing again
+    would render the same bytes, so we skip it and return None. With several pollers this
+    turns one publish per poller into about one per pass. `force`: publish anyway (a new
+    configuration, whose sections the other node may not have)."""
+    stamp = config.settings.output_dir / PUBLISHED_STAMP
+    with store.publish_lock():
+        last = _read_stamp(stamp)
+        if not force and last is not None and last > stored_at:
+            return None
+        began = store.clock()
+        results = publish_and_prune(config, store, now)
+        write_atomic(stamp, began.isoformat().encode("ascii"))
+        return results
+
+
+def _read_stamp(path: Path) -> datetime | None:
+    try:
+        found = datetime.fromisoformat(path.read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return None
+    return found if found.tzinfo is not None else None

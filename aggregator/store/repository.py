@@ -12,11 +12,13 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, cast
 
 from sqlalchemy import (
+    String,
+    any_,
     bindparam,
     create_engine,
     delete,
@@ -28,6 +30,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
@@ -276,24 +279,31 @@ class Store:
         c = SOURCES.c
         until = now + lease
         claimed: list[str] = []
+        postgres = self.engine.dialect.name == "postgresql"
+        # PostgreSQL takes the whole list as one array parameter: one statement per claim
+        # however many sources a pass covers. Elsewhere IN lists, a chunk at a time.
+        chunks = [list(ids)] if postgres else _chunks(list(ids))
         with Session(self.engine) as s, s.begin():
-            for chunk in _chunks(list(ids)):
+            for chunk in chunks:
                 if limit is not None and len(claimed) >= limit:
                     break
+                listed = (c.id == any_(bindparam("ids", chunk, type_=ARRAY(String)))
+                          if postgres else c.id.in_(chunk))
                 wanted = select(c.id).where(
-                    c.id.in_(chunk), c.retired.is_(False),
+                    listed, c.retired.is_(False),
                     or_(c.claimed_until.is_(None), c.claimed_until < now))
                 if not include_not_due:
                     wanted = wanted.where(or_(c.next_check_at.is_(None), c.next_check_at <= now))
                 wanted = wanted.order_by(c.next_check_at.asc().nulls_first(), c.id)
                 if limit is not None:
                     wanted = wanted.limit(limit - len(claimed))
-                if self.engine.dialect.name == "postgresql":
+                if postgres:
                     wanted = wanted.with_for_update(skip_locked=True)
                 got = list(s.execute(wanted).scalars())
                 if got:
-                    s.execute(update(SOURCES).where(c.id.in_(got))
-                              .values(claimed_by=owner, claimed_until=until))
+                    s.execute(update(SOURCES).where(
+                        c.id == any_(bindparam("got", got, type_=ARRAY(String))) if postgres
+                        else c.id.in_(got)).values(claimed_by=owner, claimed_until=until))
                     claimed += got
         return claimed
 
@@ -404,6 +414,15 @@ class Store:
                 s.execute(delete(StoryRow).where(StoryRow.id.in_(chunk),  # type: ignore[union-attr]
                                                  StoryRow.id.not_in(still)))  # type: ignore[union-attr]
             return len(doomed)
+
+    def clock(self) -> datetime:
+        """Now by the database's clock on PostgreSQL, which every node shares (machines'
+        own clocks drift apart); this machine's clock on SQLite, which has one machine."""
+        if self.engine.dialect.name != "postgresql":
+            return datetime.now(UTC)
+        with self.engine.connect() as conn:
+            found = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
+        return cast(datetime, found).astimezone(UTC)
 
     @contextlib.contextmanager
     def publish_lock(self) -> Iterator[None]:
