@@ -141,3 +141,58 @@ def test_normalize_detects_undeclared_languages_and_maps_declared_ones() -> None
     # a declared dialect code is kept as its macrolanguage
     declared = normalize(feed, source_id="s", source_language="arz", now=now)
     assert {e.language for e in declared} == {"ar"}
+
+
+# -- the compact model: the same answers as py3langid's own identifier, in less memory --------
+
+POOLS = [("en", "fr"), ("ar", "ary", "arz", "fa"), ("ar", "ary", "arz", "fa", "ur"),
+         ("ru", "uk", "bg"), ("sr", "hr", "bs"), ("uz", "tr", "az"), ("en", "fr", "de", "nl")]
+
+
+@pytest.fixture(scope="module")
+def reference() -> object:
+    """py3langid's LanguageIdentifier, as language.py used it before it read the model itself."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE)
+
+
+def _texts() -> list[str]:
+    texts = [t for texts in CORPUS.values() for t in texts] + PERSIAN
+    mixed = [a[: len(a) // 2] + " " + b[len(b) // 2:]
+             for a, b in zip(texts, texts[7:] + texts[:7], strict=True)]
+    return texts + mixed + [t.upper() for t in ENGLISH[:3]] + ["", "123", "Ø", "Сербия Srbija"]
+
+
+@pytest.mark.parametrize("pool", POOLS + [None], ids=lambda p: ",".join(p) if p else "all")
+def test_scores_are_py3langids_bit_for_bit(reference: object, pool: tuple[str, ...] | None,
+                                           ) -> None:
+    import copy
+
+    from aggregator.text import language
+
+    model = language._model(frozenset())
+    labels = frozenset(pool or model.labels)  # all: every label but zxx, as detect asks
+    identifier = copy.copy(reference)
+    identifier.set_languages(sorted(labels))  # type: ignore[attr-defined]
+    scorer = model.scorer(labels)
+    assert scorer is not None
+    for text in _texts():
+        ours = scorer.scores(model, language._encode(text))
+        theirs = identifier._decide(text)  # type: ignore[attr-defined]
+        assert ours.tobytes() == theirs.tobytes(), text
+        best = identifier.classify(text)[0]  # type: ignore[attr-defined]
+        assert scorer.classes[int(ours.argmax())] == best
+
+
+def test_only_the_candidates_weights_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aggregator.text import language
+
+    monkeypatch.setattr(language, "_LOADED", [])  # a fresh model, read for these candidates
+    assert detect(FRENCH[0], OURS) == "fr"
+    model = language._LOADED[0]
+    assert {model.classes[i] for i in model.kept} == {"ar", "ary", "arz", "en", "fr", "ru"}
+    assert model.weights.shape == (model.weights.shape[0], 6)  # of 142 columns: 1 MiB, not 27
+    assert detect(PERSIAN[0], ("ar", "fa")) == "fa"  # a new candidate: its column is added
+    assert "fa" in {language._LOADED[0].classes[i] for i in language._LOADED[0].kept}
+    assert detect(FRENCH[0], OURS) == "fr"
