@@ -6,8 +6,9 @@
 - atom:updated is never before atom:published.
 - No two entries of a document share atom:updated (the validator's DuplicateUpdated): stories
   polled in one pass often carry the same second. The sub-second digits of an entry's updated
-  come from its permanent id, so the value is the same in the subscription document, in its
-  archive document and in the JSON Feed; a rare tie left in one document is broken there.
+  come from its permanent id (within the second before the update, never after it), so the
+  value is the same in the subscription document, in its archive document and in the JSON
+  Feed; a rare tie left in one document is broken there.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def entry_dates(story: StoryView) -> EntryDates:
     published = plausible(first.published, first)
     updated = max(plausible(story.updated, first), published)
     stamped = updated.replace(microsecond=zlib.crc32(story.uid.encode()) % 1_000_000)
+    if stamped > updated:  # never later than the update itself: a date in the future is a lie
+        stamped -= timedelta(seconds=1)
     return EntryDates(published, stamped if stamped >= published else updated)
 
 
