@@ -515,3 +515,4 @@ def test_concurrent_first_open(url: str, engine: Engine, tmp_path: Path) -> None
         [(0, "opened\n")] * 3, [err for _out, err in results]
     assert _revision(engine) == [store_schema.HEAD]
     assert _differences(engine) == []
+

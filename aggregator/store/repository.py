@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import time
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from aggregator.config import SectionConfig, SourceConfig
@@ -175,7 +177,7 @@ class Store:
         self.url = url
         self.engine = _engine(url, echo=echo)
         try:
-            ensure_schema(self.engine)  # creates a fresh database; refuses an out-of-date one
+            _with_schema(self.engine)  # creates a fresh database; refuses an out-of-date one
         except Exception as exc:  # connection refused, bad URL, permissions…
             self.engine.dispose()
             if isinstance(exc, StoreError):
@@ -596,6 +598,22 @@ class Store:
 # -- helpers ------------------------------------------------------------------------------------
 
 
+def _with_schema(engine: Engine, attempts: int = 6) -> None:
+    """ensure_schema, again after a moment when SQLite answers "database is locked": several
+    processes opening one new file at once (a cron poll starting beside `run`) can meet while
+    the first converts it to WAL or creates the tables; looking again finds the work done."""
+    for attempt in range(attempts):
+        try:
+            ensure_schema(engine)
+            return
+        except (OperationalError, StoreError) as exc:  # StoreError: a migration that failed
+            if (engine.dialect.name != "sqlite" or "database is locked" not in str(exc)
+                    or attempt == attempts - 1):
+                raise
+            engine.dispose()  # a fresh connection sets its pragmas again
+            time.sleep(0.1 * 2 ** attempt)
+
+
 def _engine(url: str, *, echo: bool) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, echo=echo, pool_pre_ping=True)
@@ -693,13 +711,14 @@ def _upsert_items(s: Session, source_id: str, entries: Sequence[Entry], now: dat
     changed = [(existing[e.identity].id, e) for e in entries
                if e.identity in existing and existing[e.identity].content_hash != e.content_hash]
     for item_id, e in changed:
-        # An edit always moves the date readers see, which has whole seconds, even when the
-        # feed keeps the old one and the edit comes within a second of the last poll: the
-        # next whole second is later than anything stored during this one.
+        # An edit always moves the date readers see, in whole seconds, even when the feed
+        # keeps the old one and the edit comes within a second of the last poll. Two seconds
+        # on from the start of this one: a feed's entry shows a date up to a second before
+        # the stored one (publish/dates.py), which must still be a later second than before.
         before = existing[e.identity].updated
         s.execute(update(ITEMS).where(ITEMS.c.id == item_id).values(
             **_content(e), updated=e.updated if e.updated > before
-            else max(before, now).replace(microsecond=0) + timedelta(seconds=1)))
+            else max(before, now).replace(microsecond=0) + timedelta(seconds=2)))
     ids = _insert_new(s, source_id, new, now, decider)
     _write_topics(s, [(i, e.topics) for i, e in zip(ids, new, strict=True)]
                   + [(i, e.topics) for i, e in changed], replace=[i for i, _ in changed])
