@@ -453,20 +453,13 @@ class Store:
     def window_items(self, since: datetime) -> list[tuple[Entry, str]]:
         """Items published since `since`, with their story uids, oldest first."""
         with Session(self.engine) as s:
-            rows = s.execute(select(ItemRow, StoryRow.uid)
-                             .join(StoryRow, StoryRow.id == ItemRow.story_id)
-                             .where(ItemRow.published >= since)  # type: ignore[arg-type,operator]
-                             .order_by(ItemRow.published, ItemRow.id)).all()
-            topics = _topics_of(s, [r.ItemRow.id for r in rows])
-        return [(_entry_of(r.ItemRow, topics.get(r.ItemRow.id, ())), r.uid) for r in rows]
+            return _stored(s, ItemRow.published >= since,  # type: ignore[arg-type,operator]
+                           (ItemRow.published, ItemRow.id))[1]
 
     def window_vectors(self, since: datetime, model: str) -> dict[tuple[str, str], bytes]:
         """Stored vectors of `model` for the items published since `since`, by item key."""
         with Session(self.engine) as s:
-            rows = s.execute(select(ITEMS.c.source_id, ITEMS.c.identity, VECTORS.c.vector)
-                             .join(VECTORS, VECTORS.c.item_id == ITEMS.c.id)
-                             .where(ITEMS.c.published >= since, VECTORS.c.model == model))
-            return {(r.source_id, r.identity): bytes(r.vector) for r in rows}
+            return _vectors(s, model, ITEMS.c.published >= since)
 
     def resolve_story(self, uid: str) -> str | None:
         """The uid a story lives on under: itself, the survivor it was merged into, or None."""
@@ -773,23 +766,31 @@ def _catch_up(s: Session, decider: StoryDecider) -> None:
     seen = decider.seen_item
     if seen is None:
         return
+    ids, stored = _stored(s, ItemRow.id > seen, (ItemRow.id,))  # type: ignore[arg-type,operator]
+    if not ids:
+        return
+    model = decider.vector_model
+    decider.learn(stored, max(ids), _vectors(s, model, ITEMS.c.id > seen) if model else {})
+
+
+def _stored(s: Session, where: Any, order: tuple[Any, ...]
+            ) -> tuple[list[int], list[tuple[Entry, str]]]:
+    """Stored items matching `where`, in `order`: their ids, and each as an entry with its
+    topics and its story's uid (what a clusterer loads)."""
     rows = s.execute(select(ItemRow, StoryRow.uid)
                      .join(StoryRow, StoryRow.id == ItemRow.story_id)
-                     .where(ItemRow.id > seen)  # type: ignore[arg-type,operator]
-                     .order_by(ItemRow.id)).all()
-    if not rows:
-        return
+                     .where(where).order_by(*order)).all()
     ids = [r.ItemRow.id for r in rows]
     topics = _topics_of(s, ids)
-    vectors: dict[Hashable, bytes] = {}
-    if (model := decider.vector_model) is not None:
-        for chunk in _chunks(ids):
-            vectors.update(((r.source_id, r.identity), bytes(r.vector)) for r in s.execute(
-                select(ITEMS.c.source_id, ITEMS.c.identity, VECTORS.c.vector)
-                .join(VECTORS, VECTORS.c.item_id == ITEMS.c.id)
-                .where(ITEMS.c.id.in_(chunk), VECTORS.c.model == model)))
-    decider.learn([(_entry_of(r.ItemRow, topics.get(r.ItemRow.id, ())), r.uid) for r in rows],
-                  max(ids), vectors)
+    return ids, [(_entry_of(r.ItemRow, topics.get(r.ItemRow.id, ())), r.uid) for r in rows]
+
+
+def _vectors(s: Session, model: str, where: Any) -> dict[Hashable, bytes]:
+    """Kept vectors of `model` for the items matching `where`, by item key."""
+    rows = s.execute(select(ITEMS.c.source_id, ITEMS.c.identity, VECTORS.c.vector)
+                     .join(VECTORS, VECTORS.c.item_id == ITEMS.c.id)
+                     .where(where, VECTORS.c.model == model))
+    return {(r.source_id, r.identity): bytes(r.vector) for r in rows}
 
 
 def _story_ids(s: Session, uids: Sequence[str], now: datetime) -> dict[str, int]:
