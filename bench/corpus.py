@@ -2,13 +2,25 @@
 Arabic and English, with about one item in ten copied from another feed (same title, link
 and text), as wire stories are. The same seed gives the same bytes, so the same ETags.
 
+Words are drawn Zipf-wise (rank r weighs 1 / r^ZIPF) from a lexicon of LEXICON words per
+language: a head of common news words, then the words of the labelled story set
+(tests/data/stories_eval.jsonl), then made-up ones. ZIPF and LEXICON were chosen so that two
+unrelated items share as many character 4-grams as two unrelated reports of the labelled set
+do (Jaccard of their word views: median 0.04, 90th percentile 0.06). The first corpus drew
+every text from the 51 head words alone, so any two items shared a third of their 4-grams,
+as no two real reports do, and the story clusterer spent most of a first poll verifying
+candidates that real feeds never produce.
+
 Standard library only: the benchmark must not depend on what it measures.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
+import re
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -40,6 +52,10 @@ _WORDS = {
            "report", "sources", "official", "statement", "says", "announces", "denies",
            "discusses", "escalation", "new", "next", "week", "today"),
 }
+LEXICON = 6000  # words per language
+ZIPF = 0.7  # the exponent of the words' rank-frequency law
+_LABELLED = Path(__file__).resolve().parent.parent / "tests/data/stories_eval.jsonl"
+_LETTERS = {"ar": "ابتثجحخدذرزسشصضطظعغفقكلمنهوي", "en": "bcdfghklmnprstvwz"}
 # Words of the benchmark's one topic, so that tagging and publishing have work to do.
 TOPIC_TERMS = {"ar": ("أوكرانيا", "كييف", "زيلينسكي"), "en": ("Ukraine", "Kyiv", "Zelensky")}
 
@@ -73,8 +89,48 @@ class Feed:
         return f"/{self.id}{SUFFIX[self.format]}"
 
 
+class _Lexicon:
+    """One language's words, most frequent first, with Zipf weights (rank r: 1 / r^ZIPF)."""
+
+    def __init__(self, rng: random.Random, language: str, labelled: list[str]) -> None:
+        words = list(dict.fromkeys([*_WORDS[language], *labelled]))
+        while len(words) < LEXICON:
+            words.append(_made_up(rng, language))
+        self.words = words[:LEXICON]
+        self.weights = list(itertools.accumulate(rank ** -ZIPF for rank in range(1, LEXICON + 1)))
+
+    def draw(self, rng: random.Random, k: int) -> list[str]:
+        return rng.choices(self.words, cum_weights=self.weights, k=k)
+
+
+def _labelled_words() -> dict[str, list[str]]:
+    """The labelled set's words per language, most frequent first (none without the file)."""
+    counts: dict[str, Counter[str]] = {language: Counter() for language in _WORDS}
+    if _LABELLED.exists():
+        for line in _LABELLED.open(encoding="utf-8"):
+            row = json.loads(line)
+            if row["language"] in counts:
+                counts[row["language"]].update(
+                    w for w in re.findall(r"\w+", f"{row['title']} {row['summary']}")
+                    if not any(c.isdigit() for c in w))
+    return {language: [w for w, _ in c.most_common()] for language, c in counts.items()}
+
+
+def _made_up(rng: random.Random, language: str) -> str:
+    letters = _LETTERS[language]
+    if language == "ar":
+        return "".join(rng.choice(letters) for _ in range(rng.randint(3, 7)))
+    return "".join(rng.choice(letters) + rng.choice("aeiou") for _ in range(rng.randint(2, 4)))
+
+
+_LEXICONS: dict[str, _Lexicon] = {}  # built by generate(), the same for every seed
+
+
 def generate(count: int, seed: int = 1) -> list[Feed]:
     """`count` feeds of 20–60 items, about DUPLICATE_SHARE of them copied across feeds."""
+    if not _LEXICONS:
+        labelled, rng = _labelled_words(), random.Random(0)
+        _LEXICONS.update({lang: _Lexicon(rng, lang, labelled[lang]) for lang in _WORDS})
     rng = random.Random(seed)
     feeds = [_feed(rng, i) for i in range(count)]
     # Choose the slots to overwrite first, so that every copied item stays in its own feed.
@@ -122,7 +178,7 @@ def _feed(rng: random.Random, index: int) -> Feed:
 
 
 def _sentence(rng: random.Random, lang: str, low: int, high: int) -> str:
-    words = rng.choices(_WORDS[lang], k=rng.randint(low, high))
+    words = _LEXICONS[lang].draw(rng, rng.randint(low, high))
     if rng.random() < 0.2:  # one item in five is about the benchmark's topic
         words.insert(rng.randrange(len(words) + 1), rng.choice(TOPIC_TERMS[lang]))
     text = " ".join(words)

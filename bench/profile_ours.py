@@ -36,6 +36,8 @@ def main() -> int:
     parser.add_argument("--rate", type=int, default=100, help="samples per second (100)")
     parser.add_argument("--top", type=int, default=25, help="functions shown per thread")
     parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--no-embeddings", action="store_true",
+                        help="stories by levels 1-2 only (read by poll_vs_reader._prepare)")
     parser.add_argument("--code", type=Path, default=HERE.parent,
                         help="folder holding the aggregator package (default: this checkout)")
     args = parser.parse_args()
