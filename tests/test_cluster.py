@@ -15,8 +15,15 @@ from typing import Any
 import pytest
 
 from aggregator.models import Entry
-from aggregator.pipeline import cluster
-from aggregator.pipeline.cluster import Clusterer, ClusterItem, Decision, Thresholds
+from aggregator.pipeline.cluster import (
+    Clusterer,
+    ClusterItem,
+    Decision,
+    Thresholds,
+    minhash,
+    window,
+)
+from aggregator.pipeline.cluster.figures import _figures, _Footers
 
 T0 = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)
 _keys = itertools.count()
@@ -149,7 +156,7 @@ def test_shared_boilerplate_does_not_make_a_story() -> None:
 
 
 def test_a_sources_repeated_footer_is_learned_and_cut() -> None:
-    footers = cluster._Footers()
+    footers = _Footers()
     tail = "the post appeared first on example news, read more on our site"
     assert footers.strip("s", f"a quake hit the east {tail}") == f"a quake hit the east {tail}"
     assert footers.strip("s", f"talks resumed in oman {tail}") == "talks resumed in oman"
@@ -292,32 +299,32 @@ def test_entries_become_items() -> None:
 # --- MinHash and figures -----------------------------------------------------------------
 
 def test_signatures_are_the_same_with_and_without_numpy() -> None:
-    if cluster._NUMPY is None:
+    if minhash._NUMPY is None:
         pytest.skip("numpy is not installed: only the pure-Python path exists")
     rng = random.Random(3)
     words = (WIRE + " " + OTHER + " Trump tariffs Zelensky Ukraine").split()
     texts = [" ".join(rng.sample(words, rng.randint(1, 30))) for _ in range(80)]
     texts += ["", "abc", "abcd", "a" * 400]
-    assert cluster._sign(texts) == cluster._sign(texts, fast=False)
+    assert minhash._sign(texts) == minhash._sign(texts, fast=False)
 
 
 def test_verification_is_the_same_with_and_without_numpy() -> None:
-    if cluster._NUMPY is None:
+    if minhash._NUMPY is None:
         pytest.skip("numpy is not installed: only the pure-Python path exists")
     rng = random.Random(11)
     words = (WIRE + " " + EDIT + " " + OTHER).split()
     for n in range(60):
         a = " ".join(rng.sample(words, rng.randint(3, 30)))
         b = " ".join(rng.sample(words, rng.randint(3, 30))) if n % 3 else f"{a} {words[n]}"
-        one, two = cluster._Rec(item(), a[:10], a, None), cluster._Rec(item(), b[:10], b, None)
-        sets = cluster._shingles(a), cluster._shingles(b)
-        arrays = cluster._gram_set(a), cluster._gram_set(b)
-        units = cluster._units(a)  # the text is in the BMP: one UTF-16 unit per character
-        assert cluster._gram_words(a).tolist() == [units[p % 4][p // 4] for p in range(len(a) - 3)]
+        one, two = window._Rec(item(), a[:10], a, None), window._Rec(item(), b[:10], b, None)
+        sets = minhash._shingles(a), minhash._shingles(b)
+        arrays = minhash._gram_set(a), minhash._gram_set(b)
+        units = minhash._units(a)  # the text is in the BMP: one UTF-16 unit per character
+        assert minhash._gram_words(a).tolist() == [units[p % 4][p // 4] for p in range(len(a) - 3)]
         assert sorted(sets[0]) == arrays[0].tolist()
-        assert cluster._jaccard(*sets) == cluster._jaccard(*arrays)
-        assert cluster._passage_jaccard(one, two, *sets) == \
-            cluster._passage_jaccard(one, two, *arrays)
+        assert minhash._jaccard(*sets) == minhash._jaccard(*arrays)
+        assert minhash._passage_jaccard(one, two, *sets) == \
+            minhash._passage_jaccard(one, two, *arrays)
 
 
 def test_the_sketch_estimates_the_exact_jaccard() -> None:
@@ -326,12 +333,12 @@ def test_the_sketch_estimates_the_exact_jaccard() -> None:
     for _ in range(40):
         a = " ".join(rng.sample(words, 30))
         b = " ".join(rng.sample(words, 30)) if rng.random() < 0.5 else a + " " + words[0]
-        (sa, sb) = cluster._sign([a, b])
+        (sa, sb) = minhash._sign([a, b])
         assert sa is not None and sb is not None
-        rec = cluster._Rec(item(), "", "", sb)
-        same = cluster._same_slots(sa.sketch, [rec] * 6)[0]
+        rec = window._Rec(item(), "", "", sb)
+        same = minhash._same_slots(sa.sketch, [rec] * 6)[0]
         estimate = (same / 128 - 1 / 256) / (1 - 1 / 256)
-        exact = cluster._jaccard(cluster._shingles(a), cluster._shingles(b))
+        exact = minhash._jaccard(minhash._shingles(a), minhash._shingles(b))
         assert abs(estimate - exact) < 0.2
 
 
@@ -343,7 +350,7 @@ def test_the_sketch_estimates_the_exact_jaccard() -> None:
     ("لا أرقام هنا", set()),
 ])
 def test_figures_have_one_spelling_per_value(text: str, figures: set[str]) -> None:
-    assert cluster._figures(text) == figures
+    assert _figures(text) == figures
 
 
 # --- level 3, with vectors chosen by the test ------------------------------------------------

@@ -1,0 +1,115 @@
+"""What the window holds: a story (its members and sources), an item with the views every level
+compares, and the small index helpers that keep one object per key while a key is unshared."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Hashable, Sequence
+from datetime import datetime
+from typing import Any
+
+from aggregator.pipeline.cluster.figures import _ANY_WEEKDAY, _NONE, _WEEKDAYS, _figures
+from aggregator.pipeline.cluster.minhash import _gram_set, _Signed
+from aggregator.pipeline.cluster.model import ClusterItem, Decision, StoryId
+from aggregator.pipeline.dedupe import usable_link
+
+# scheme://host/x...: a path longer than "/" for sure, without urlsplit (~8 µs an item)
+_PLAIN_LINK = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*/[^?#]")
+
+
+def _usable_link(link: str | None) -> bool:
+    if not link:
+        return False
+    return _PLAIN_LINK.match(link) is not None or usable_link(link)
+
+
+class _Story:
+    __slots__ = ("id", "seq", "first", "members", "sources", "names")
+
+    def __init__(self, story_id: StoryId, seq: int, first: datetime) -> None:
+        self.id = story_id
+        self.seq = seq  # creation order, for ties on `first`
+        self.first = first  # earliest published of its items: the older story survives
+        self.members: dict[Hashable, _Rec] = {}
+        self.sources: dict[str, str] = {}  # source id -> the one identity it has here
+        self.names: set[StoryId] = {story_id}  # its own id and those of stories merged into it
+
+    def accepts(self, item: ClusterItem) -> bool:
+        return self.sources.get(item.source_id, item.identity) == item.identity
+
+    def older_than(self, other: _Story) -> bool:
+        return (self.first, self.seq) < (other.first, other.seq)
+
+
+class _Rec:
+    """One item inside the window, with the views every level compares."""
+
+    __slots__ = ("item", "story", "decision", "title_key", "text", "link", "own", "bands",
+                 "sketch", "facts", "row", "alive", "seq")
+
+    def __init__(self, item: ClusterItem, key: str, text: str, signed: _Signed | None) -> None:
+        self.item = item
+        self.story: _Story | None = None
+        self.decision: Decision | None = None
+        self.title_key = key  # word view of the title: level 1's title key
+        self.text = text  # word view of title + summary, the source's footer cut off
+        self.link = item.canonical_link if _usable_link(item.canonical_link) else None
+        self.own: Any = None  # its distinct 4-grams (_gram_set), see shingles()
+        self.bands = signed.bands if signed else ()
+        self.sketch = signed.sketch if signed else 0
+        self.facts: tuple[frozenset[str], frozenset[int]] | None = None  # see figures()
+        self.row = -1  # its row in the vector index, -1 when it has no vector
+        self.alive = True
+        self.seq = 0  # arrival order, set when indexed: breaks ties the same way every run
+
+    def shingles(self) -> Any:
+        """Its distinct 4-grams, made the first time a comparison needs them. A numpy array is
+        kept while the item is in the window; a set (no numpy) only while it is being placed."""
+        if self.own is None:
+            self.own = _gram_set(self.text)
+        return self.own
+
+    def conflicts(self, other: _Rec) -> bool:
+        """Figures that disagree: both state some, and they share none."""
+        numbers, days = self.figures()
+        their_numbers, their_days = other.figures()
+        return bool(numbers and their_numbers and numbers.isdisjoint(their_numbers)
+                    or days and their_days and days.isdisjoint(their_days))
+
+    def figures(self) -> tuple[frozenset[str], frozenset[int]]:
+        """Its numbers and weekdays, worked out the first time a comparison needs them."""
+        if self.facts is None:
+            days = frozenset(_WEEKDAYS[w] for w in self.text.split() if w in _WEEKDAYS) \
+                if _ANY_WEEKDAY.search(self.text) else _NONE
+            self.facts = (_figures(f"{self.item.title} {self.item.summary_text}"), days)
+        return self.facts
+
+
+
+def _enlist(index: dict[Any, Any], key: Any, rec: _Rec) -> None:
+    """Index `rec` under `key`: the rec itself while it is alone there (most links and titles
+    are), a list once others share the key; one container less per item for the GC."""
+    held = index.setdefault(key, rec)
+    if held is rec:
+        return
+    if type(held) is list:
+        held.append(rec)
+    else:
+        index[key] = [held, rec]
+
+
+def _listed(index: dict[Any, Any], key: Any) -> Sequence[_Rec]:
+    held = index.get(key)
+    if held is None:
+        return ()
+    return held if type(held) is list else (held,)
+
+
+def _unlist(index: dict[Any, Any], key: Any, rec: _Rec) -> None:
+    held = index.get(key)
+    if held is rec:
+        del index[key]
+    elif type(held) is list and rec in held:
+        held.remove(rec)
+        if len(held) == 1:
+            index[key] = held[0]
