@@ -11,14 +11,19 @@ atomically and only when its bytes change, so an unchanged poll rewrites nothing
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from aggregator.config import Config, SectionConfig
-from aggregator.publish.archive import ArchivePlan, plan_archives, write_archives
+from aggregator.publish.archive import (
+    ArchivePlan,
+    Reader,
+    in_batches,
+    plan_archives,
+    write_archives,
+)
 from aggregator.publish.archive_state import (
     ArchiveState,
     effective_since,
@@ -26,19 +31,25 @@ from aggregator.publish.archive_state import (
     save_state,
     selection_key,
 )
-from aggregator.publish.jsonfeed import render_json
+from aggregator.publish.clean import clean_story
+from aggregator.publish.dates import document_dates
+from aggregator.publish.jsonfeed import JSON_END, json_head, json_items
 from aggregator.publish.opml import sections_opml, sources_opml
 from aggregator.publish.pages import SectionPage, write_index, write_section_page
-from aggregator.publish.render import Outlet, Page, RenderContext, render_atom
-from aggregator.publish.rss import render_rss
+from aggregator.publish.render import (
+    ATOM_END,
+    Outlet,
+    Page,
+    RenderContext,
+    atom_entries,
+    atom_head,
+    entry_html,
+)
+from aggregator.publish.rss import RSS_END, rss_head, rss_items
 from aggregator.publish.urls import feed_file, feed_url, opml_file
 from aggregator.publish.websub import notify_hub
-from aggregator.publish.write import write_atomic
-from aggregator.store import Store, StoryView
-
-# section_stories() with this as max_items reads every stored story of a section: the
-# archives reach as far back as retention keeps items, whatever their number.
-ALL_STORIES = 1_000_000_000
+from aggregator.publish.write import AtomicFile, write_atomic
+from aggregator.store import Store, StoryOutline
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +82,8 @@ def feed_path(config: Config, section_id: str) -> Path:
     return feed_file(config.settings.output_dir, section_id)
 
 
-def subscription_stories(newest: Sequence[StoryView],
-                         current: Sequence[StoryView]) -> list[StoryView]:
+def subscription_stories(newest: Sequence[StoryOutline],
+                         current: Sequence[StoryOutline]) -> list[StoryOutline]:
     """The subscription document's stories: the newest ones and those not archived yet (or
     changed today), once each, newest first report first."""
     stories = {story.uid: story for story in newest}
@@ -106,33 +117,60 @@ def publish_all(config: Config, store: Store, now: datetime | None = None) -> li
 def _publish_section(config: Config, store: Store, section: SectionConfig,
                      ctx: RenderContext, now: datetime) -> tuple[Published, SectionPage]:
     out = config.settings.output_dir
-    # Every stored story of the section, newest first report first (the store's order, so
-    # the first max_items are what section_stories(section) gives).
-    history = store.section_stories(dataclasses.replace(section, max_items=ALL_STORIES))
+    # Every stored story of the section without its text, newest first report first (the
+    # archives reach as far back as retention keeps items); the text is read in batches.
+    history = store.section_outlines(section)
     newest = history[:section.max_items]
     state = load_state(out, section.id, selection_key(config, section))
     since = effective_since(state, history, now)
     plan = plan_archives(history, now=now, retention=config.settings.retention, since=since)
+    del history
     stories = subscription_stories(newest, plan.current)
     # The archives first: the subscription document must never link a day not yet written.
-    others = _archive(out, section, plan, ctx, state, since)
-    path = feed_path(config, section.id)
+    others = _archive(out, section, plan, ctx, state, since, store.story_views)
     page = Page(prev_archive=plan.days[0].day if plan.days else None)
-    changed = write_atomic(path, render_atom(section, stories, ctx, page))
-    others += (write_atomic(feed_file(out, section.id, "rss"), render_rss(section, stories, ctx))
-               + write_atomic(feed_file(out, section.id, "json"),
-                              render_json(section, stories, ctx)))
-    section_page = SectionPage(section, newest, archived=sum(len(d.stories) for d in plan.days),
+    changed, alternates = _subscription(out, section, stories, ctx, page, store.story_views)
+    section_page = SectionPage(section, store.story_views(newest),
+                               archived=sum(len(d.stories) for d in plan.days),
                                days=len(plan.days))
-    others += write_section_page(out, section_page, ctx)
-    return (Published(section.id, path, len(stories), changed,
+    others += alternates + write_section_page(out, section_page, ctx)
+    return (Published(section.id, feed_path(config, section.id), len(stories), changed,
                       tuple(s.uid for s in stories), changed + others), section_page)
 
 
+def _subscription(out: Path, section: SectionConfig, stories: Sequence[StoryOutline],
+                  ctx: RenderContext, page: Page, read: Reader) -> tuple[bool, int]:
+    """Write the subscription document and its RSS and JSON Feed alternates together: each
+    story's text is read, made XML-safe and rendered to HTML once for the three. Returns
+    whether the Atom document changed and how many alternates did."""
+    outlines = [clean_story(story) for story in stories]
+    dates = document_dates(outlines)
+    with AtomicFile(feed_file(out, section.id)) as atom, \
+            AtomicFile(feed_file(out, section.id, "rss")) as rss, \
+            AtomicFile(feed_file(out, section.id, "json")) as jsonfeed:
+        atom.write(atom_head(section, outlines, dates, ctx, page))
+        rss.write(rss_head(section, outlines, dates, ctx))
+        jsonfeed.write(json_head(section, outlines, ctx))
+        done = 0
+        for batch in in_batches(stories, read):
+            batch = [clean_story(story) for story in batch]
+            batch_dates = dates[done:done + len(batch)]
+            htmls = [entry_html(story, ctx) for story in batch]
+            atom.write(atom_entries(batch, batch_dates, htmls, ctx))
+            rss.write(rss_items(batch, batch_dates, htmls, ctx))
+            jsonfeed.write(json_items(batch, batch_dates, htmls, ctx, first=done == 0))
+            done += len(batch)
+        atom.write(ATOM_END)
+        rss.write(RSS_END)
+        if outlines:
+            jsonfeed.write(JSON_END)
+    return atom.changed, rss.changed + jsonfeed.changed
+
+
 def _archive(out: Path, section: SectionConfig, plan: ArchivePlan, ctx: RenderContext,
-             state: ArchiveState, since: datetime) -> int:
+             state: ArchiveState, since: datetime, read: Reader) -> int:
     """Write the archives that changed and remember what they show."""
-    changed, days = write_archives(out, section, plan, ctx, state)
+    changed, days = write_archives(out, section, plan, ctx, state, read)
     if days or state.days:  # `since` is fixed once the first archive exists
         save_state(out, section.id, ArchiveState(state.selection, since, days))
     return changed

@@ -22,8 +22,8 @@ before it) or its file is missing; days older than retention are deleted.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -35,13 +35,24 @@ from aggregator.publish.archive_state import (
     frame_digest,
     story_digest,
 )
+from aggregator.publish.clean import clean_story
 from aggregator.publish.dates import EARLIEST
-from aggregator.publish.render import Page, RenderContext, render_atom
+from aggregator.publish.render import Outlined, Page, RenderContext, atom_parts
 from aggregator.publish.urls import DAY, archive_dir, archive_file
-from aggregator.publish.write import write_atomic
-from aggregator.store import StoryView
+from aggregator.publish.write import write_parts
+from aggregator.store import StoryOutline, StoryView
 
 GRACE = timedelta(hours=1)  # a day is archived this long after it ended (UTC)
+# Stories whose text is read and rendered at a time: a backlog's day can hold thousands, more
+# than is worth holding at once (bench/publish_cost.py).
+BATCH = 200
+Reader = Callable[[Sequence[StoryOutline]], list[StoryView]]  # Store.story_views
+
+
+def in_batches(outlines: Sequence[StoryOutline], read: Reader) -> Iterator[list[StoryView]]:
+    """The stories in full, in order, BATCH at a time."""
+    for start in range(0, len(outlines), BATCH):
+        yield read(outlines[start:start + BATCH])
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +60,7 @@ class ArchiveDay:
     """One archive document of a section."""
 
     day: str  # its UTC day, 2026-11-24
-    stories: tuple[StoryView, ...]  # the stories of that day, newest first
+    stories: tuple[StoryOutline, ...]  # the stories of that day, newest first
     prev: str | None  # the day before, when it has an archive: rel="prev-archive"
     next: str  # the day after (rel="next-archive"), archived once it closes
 
@@ -59,7 +70,29 @@ class ArchivePlan:
     """Where each story of a section goes, at one moment."""
 
     days: tuple[ArchiveDay, ...]  # consecutive days, newest first
-    current: tuple[StoryView, ...]  # for the subscription document: open days, changed today
+    current: tuple[StoryOutline, ...]  # for the subscription document: open days, changed today
+
+
+@dataclass(frozen=True)
+class DayStories:
+    """The stories of an archive document, outlined, their text read a batch at a time."""
+
+    outlines: Sequence[StoryOutline]
+    read: Reader
+    ctx: RenderContext
+    digests: dict[str, str] = field(default_factory=dict)  # story_digest of those read so far
+
+    def batches(self) -> Iterator[list[StoryView]]:
+        for batch in in_batches(self.outlines, self.read):
+            self.digests.update((story.uid, story_digest(story, self.ctx)) for story in batch)
+            yield batch
+
+    def unchanged(self, old: DayRecord) -> bool:
+        """Every story shows what it showed when `old` was recorded."""
+        for batch in self.batches():
+            if any(old.stories.get(story.uid) != self.digests[story.uid] for story in batch):
+                return False
+        return True
 
 
 def day_of(moment: datetime) -> str:
@@ -70,14 +103,14 @@ def _end_of(day: str) -> datetime:
     return datetime.combine(date.fromisoformat(day) + timedelta(days=1), time(), UTC)
 
 
-def report_day(story: StoryView) -> str:
+def report_day(story: Outlined) -> str:
     """The UTC day of the story's first report (a pre-1990 date counts as when we saw it)."""
     moments = [item.published if item.published >= EARLIEST or item.first_seen is None
                else item.first_seen for item in story.items]
     return day_of(min(moments))
 
 
-def archive_day(story: StoryView, since: datetime) -> str:
+def archive_day(story: Outlined, since: datetime) -> str:
     """The day whose archive holds the story: its report day, unless it was stored after
     that day's archive was due (and after the first archive was written), then the day it
     was stored."""
@@ -88,13 +121,13 @@ def archive_day(story: StoryView, since: datetime) -> str:
     return day_of(seen)
 
 
-def plan_archives(history: Sequence[StoryView], *, now: datetime, retention: timedelta,
+def plan_archives(history: Sequence[StoryOutline], *, now: datetime, retention: timedelta,
                   since: datetime) -> ArchivePlan:
     """Group a section's stories (newest first) into archive days and the current ones."""
     open_day = day_of(now - GRACE)  # this day and later are not archived yet
     horizon = day_of(now - retention)  # days before it are gone with retention
     changed_since = datetime.combine(date.fromisoformat(open_day), time(), UTC)
-    by_day: defaultdict[str, list[StoryView]] = defaultdict(list)
+    by_day: defaultdict[str, list[StoryOutline]] = defaultdict(list)
     current = []
     for story in history:
         day = archive_day(story, since)
@@ -116,23 +149,33 @@ def plan_archives(history: Sequence[StoryView], *, now: datetime, retention: tim
 
 
 def write_archives(output_dir: Path, section: SectionConfig, plan: ArchivePlan,
-                   ctx: RenderContext, state: ArchiveState) -> tuple[int, dict[str, DayRecord]]:
+                   ctx: RenderContext, state: ArchiveState,
+                   read: Reader) -> tuple[int, dict[str, DayRecord]]:
     """Render the archive documents whose content changed (or whose file is missing), delete
     the days no longer planned; return how many files changed and the new day records."""
     changed, records = 0, {}
     for archive in plan.days:
         frame = frame_digest(section, ctx, archive.day, archive.prev, archive.next)
-        stories = {story.uid: story_digest(story, ctx) for story in archive.stories}
         path = archive_file(output_dir, section.id, archive.day)
         old = state.days.get(archive.day)
-        if old and old.frame == frame and path.exists() and all(
-                old.stories.get(uid) == digest for uid, digest in stories.items()):
+        if old and old.frame == frame and path.exists() and \
+                DayStories(archive.stories, read, ctx).unchanged(old):
             records[archive.day] = old
             continue
         page = Page(day=archive.day, prev_archive=archive.prev, next_archive=archive.next)
-        changed += write_atomic(path, render_atom(section, archive.stories, ctx, page))
-        records[archive.day] = DayRecord(frame, stories)
+        stories = DayStories(archive.stories, read, ctx)
+        changed += write_parts(path, render_atom(section, stories, ctx, page))
+        records[archive.day] = DayRecord(frame, stories.digests)
     return changed + _delete_unplanned(output_dir, section.id, records.keys()), records
+
+
+def render_atom(section: SectionConfig, stories: DayStories, ctx: RenderContext,
+                page: Page) -> Iterator[bytes]:
+    """An archive document as render.render_atom writes it, in parts: the text of a batch of
+    its stories at a time."""
+    outlines = [clean_story(story) for story in stories.outlines]
+    batches = ([clean_story(story) for story in batch] for batch in stories.batches())
+    return atom_parts(section, outlines, batches, ctx, page)
 
 
 def _delete_unplanned(output_dir: Path, section_id: str, keep: Collection[str]) -> int:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from aggregator.store import ItemView, StoryView
+from aggregator.store import ItemOutline, ItemView, StoryOutline, StoryView
 
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 
@@ -31,14 +31,14 @@ class EntryDates:
     updated: datetime
 
 
-def plausible(moment: datetime, item: ItemView) -> datetime:
+def plausible(moment: datetime, item: ItemView | ItemOutline) -> datetime:
     """`moment`, or the item's first sighting when `moment` is before 1990."""
     if moment >= EARLIEST or item.first_seen is None or item.first_seen < EARLIEST:
         return moment
     return item.first_seen
 
 
-def entry_dates(story: StoryView) -> EntryDates:
+def entry_dates(story: StoryView | StoryOutline) -> EntryDates:
     first = story.items[0]
     published = plausible(first.published, first)
     updated = max(plausible(story.updated, first), published)
@@ -48,7 +48,7 @@ def entry_dates(story: StoryView) -> EntryDates:
     return EntryDates(published, stamped if stamped >= published else updated)
 
 
-def document_dates(stories: Sequence[StoryView]) -> list[EntryDates]:
+def document_dates(stories: Sequence[StoryView | StoryOutline]) -> list[EntryDates]:
     """Each story's dates, ties between two entries' updated broken by a microsecond."""
     dates = [entry_dates(story) for story in stories]
     seen: set[datetime] = set()

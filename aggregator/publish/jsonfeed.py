@@ -17,17 +17,38 @@ from aggregator.config import SectionConfig
 from aggregator.publish.clean import person_name, xml_text
 from aggregator.publish.dates import EntryDates, document_dates, plausible
 from aggregator.publish.language import language_tag
-from aggregator.publish.render import RenderContext, entry_html, main_language, unique_stories
+from aggregator.publish.render import (
+    Outlined,
+    RenderContext,
+    entry_html,
+    main_language,
+    unique_stories,
+)
 from aggregator.publish.uri import web_uri
 from aggregator.publish.urls import feed_url, section_url
 from aggregator.store import ItemView, StoryView
 
 VERSION = "https://jsonfeed.org/version/1.1"
+JSON_END = b"\n  ]\n}\n"  # how the document ends after its last item
+_NO_ITEMS = '[]\n}\n'  # how json.dumps(indent=2) ends one without items
 
 
 def render_json(section: SectionConfig, stories: Sequence[StoryView],
                 ctx: RenderContext) -> bytes:
     stories = unique_stories(stories)
+    if not stories:
+        return json_head(section, stories, ctx)
+    dates = document_dates(stories)
+    return (json_head(section, stories, ctx)
+            + json_items(stories, dates, [entry_html(story, ctx) for story in stories], ctx,
+                         first=True)
+            + JSON_END)
+
+
+def json_head(section: SectionConfig, outlines: Sequence[Outlined],
+              ctx: RenderContext) -> bytes:
+    """The document up to its first item: json.dumps(indent=2) of the feed object, its items
+    written apart (json_items, then JSON_END). Without stories, the whole document."""
     feed: dict[str, Any] = {
         "version": VERSION,
         "title": xml_text(section.title),
@@ -36,23 +57,40 @@ def render_json(section: SectionConfig, stories: Sequence[StoryView],
     }
     if section.description:
         feed["description"] = xml_text(section.description)
-    if language := language_tag(main_language(stories, section)):
+    if language := language_tag(main_language(outlines, section)):
         feed["language"] = language
     feed["authors"] = [{"name": xml_text(section.title)}]
     if ctx.hub:  # JSON Feed 1.1 "hubs": WebSub discovery
         feed["hubs"] = [{"type": "WebSub", "url": ctx.hub}]
-    feed["items"] = [_item(story, dates, ctx)
-                     for story, dates in zip(stories, document_dates(stories), strict=True)]
-    return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    feed["items"] = []
+    text = json.dumps(feed, ensure_ascii=False, indent=2) + "\n"
+    if outlines:
+        assert text.endswith(_NO_ITEMS)
+        text = text[:-len(_NO_ITEMS)] + "[\n"
+    return text.encode("utf-8")
 
 
-def _item(story: StoryView, dates: EntryDates, ctx: RenderContext) -> dict[str, Any]:
+def json_items(stories: Sequence[StoryView], dates: Sequence[EntryDates], htmls: Sequence[str],
+               ctx: RenderContext, *, first: bool) -> bytes:
+    """These items as json.dumps(indent=2) writes them in the "items" list (two levels deep),
+    after a separator unless they are the `first`."""
+    if not stories:
+        return b""
+    text = ",\n".join(
+        "    " + json.dumps(_item(story, story_dates, ctx, content), ensure_ascii=False,
+                            indent=2).replace("\n", "\n    ")
+        for story, story_dates, content in zip(stories, dates, htmls, strict=True))
+    return (text if first else ",\n" + text).encode("utf-8")
+
+
+def _item(story: StoryView, dates: EntryDates, ctx: RenderContext,
+          content: str) -> dict[str, Any]:
     first = story.items[0]
     item: dict[str, Any] = {"id": f"urn:uuid:{story.uid}"}
     if url := web_uri(first.link):
         item["url"] = url
     item["title"] = first.title.strip() or url or "Untitled"
-    item["content_html"] = entry_html(story, ctx)
+    item["content_html"] = content  # entry_html(story, ctx)
     item["date_published"] = dates.published.isoformat()
     item["date_modified"] = dates.updated.isoformat()
     topics = sorted({t for i in story.items for t in i.topics})

@@ -21,10 +21,10 @@ import html
 import re
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
@@ -38,15 +38,21 @@ from aggregator.publish.html import safe_html
 from aggregator.publish.language import RTL_LANGUAGES, UNDETERMINED, language_tag
 from aggregator.publish.uri import normal_uri, web_uri
 from aggregator.publish.urls import FORMATS, archive_url, feed_url, section_url
-from aggregator.store import ItemView, StoryView
+from aggregator.store import ItemView, StoryOutline, StoryView
 
-__all__ = ["RTL_LANGUAGES", "UNDETERMINED", "Outlet", "Page", "RenderContext", "entry_html",
-           "feed_id", "main_language", "render_atom", "unique_stories"]
+__all__ = ["ATOM_END", "RTL_LANGUAGES", "UNDETERMINED", "Outlet", "Outlined", "Page",
+           "RenderContext", "atom_entries", "atom_head", "atom_parts", "entry_html", "feed_id",
+           "main_language", "render_atom", "unique_stories"]
+
+# What a document's head is rendered from: a story's dates and languages, not its text.
+Outlined = StoryView | StoryOutline
+_S = TypeVar("_S", StoryView, StoryOutline)
 
 # feedgen builds un-namespaced elements under a literal xmlns attribute on <feed>, so the
 # extension does the same: a Clark-notation name would serialize with an "ns0:" prefix.
 ATOM = ""
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+ATOM_END = b"</feed>\n"  # how the pretty-printed document ends, after the entries
 ATOM_TYPE = "application/atom+xml"
 HISTORY = "http://purl.org/syndication/history/1.0"  # RFC 5005's namespace
 # What the validator may read as HTML in a type="text" construct: a tag, or "&name" / "&#".
@@ -88,7 +94,7 @@ def feed_id(base_url: str, section_id: str) -> str:
     return uuid.uuid5(uuid.NAMESPACE_URL, feed_url(base_url, section_id)).urn
 
 
-def unique_stories(stories: Sequence[StoryView]) -> list[StoryView]:
+def unique_stories(stories: Sequence[_S]) -> list[_S]:
     """The stories once each (the first occurrence), made XML-safe."""
     seen: set[str] = set()
     unique = []
@@ -101,12 +107,38 @@ def unique_stories(stories: Sequence[StoryView]) -> list[StoryView]:
 
 def render_atom(section: SectionConfig, stories: Sequence[StoryView], ctx: RenderContext,
                 page: Page | None = None) -> bytes:
-    page = page or Page()
     stories = unique_stories(stories)
-    dates = document_dates(stories)
-    base, sid = ctx.base_url, section.id
+    return b"".join(atom_parts(section, stories, [stories], ctx, page))
+
+
+def atom_parts(section: SectionConfig, outlines: Sequence[Outlined],
+               batches: Iterable[Sequence[StoryView]], ctx: RenderContext,
+               page: Page | None = None) -> Iterator[bytes]:
+    """The document in parts, as render_atom's bytes: its head (from the outlines), the entries
+    of each batch, its end. The batches hold the outlined stories in full, in the same order;
+    both are once each and made XML-safe (unique_stories, clean_story)."""
+    page = page or Page()
+    dates = document_dates(outlines)
+    yield atom_head(section, outlines, dates, ctx, page)
+    done = 0
+    for batch in batches:
+        yield atom_entries(batch, dates[done:done + len(batch)],
+                           [entry_html(story, ctx) for story in batch], ctx)
+        done += len(batch)
+    yield ATOM_END
+
+
+def _generator() -> FeedGenerator:
     fg = FeedGenerator()
     fg.register_extension("aggregator", _FeedExt, _EntryExt, atom=True, rss=False)
+    return fg
+
+
+def atom_head(section: SectionConfig, outlines: Sequence[Outlined],
+              dates: Sequence[EntryDates], ctx: RenderContext, page: Page) -> bytes:
+    """The document up to its first entry."""
+    base, sid = ctx.base_url, section.id
+    fg = _generator()
     fg.id(feed_id(base, sid))  # one feed: its archive documents share the id (RFC 5005 §4)
     fg.title(xml_text(section.title))
     if section.description:
@@ -115,11 +147,28 @@ def render_atom(section: SectionConfig, stories: Sequence[StoryView], ctx: Rende
     fg.author({"name": plain(section.title) or sid})  # RFC 4287 §4.1.1: entries inherit it
     fg.generator("aggregator", version=__version__, uri=HOME_PAGE)
     fg.updated(max((d.updated for d in dates), default=_empty_updated(page, ctx)))
-    fg.language(feed_language(stories, section))
+    fg.language(feed_language(outlines, section))
     fg.aggregator.archive = page.day is not None
-    for story, story_dates in zip(stories, dates, strict=True):
-        _entry(fg.add_entry(order="append"), story, story_dates, ctx)
-    return bytes(fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True))
+    document = bytes(fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True))
+    assert document.endswith(ATOM_END)
+    return document[:-len(ATOM_END)]
+
+
+def atom_entries(stories: Sequence[StoryView], dates: Sequence[EntryDates],
+                 htmls: Sequence[str], ctx: RenderContext) -> bytes:
+    """These entries as they are written in the document: each <entry> pretty-printed at
+    depth 1, inside a stand-in <feed> that is cut off again (the document declares no
+    namespace the entries use)."""
+    if not stories:
+        return b""
+    fg = _generator()
+    feed = etree.Element("feed")
+    for story, story_dates, content in zip(stories, dates, htmls, strict=True):
+        fe = fg.add_entry(order="append")
+        _entry(fe, story, story_dates, ctx, content)
+        feed.append(fe.atom_entry())
+    text = etree.tostring(feed, pretty_print=True, encoding="UTF-8", xml_declaration=False)
+    return bytes(text[len(b"<feed>\n"):-len(ATOM_END)])
 
 
 def _feed_links(fg: FeedGenerator, page: Page, ctx: RenderContext, sid: str) -> None:
@@ -151,7 +200,8 @@ def _empty_updated(page: Page, ctx: RenderContext) -> datetime:
     return ctx.empty_updated
 
 
-def _entry(fe: Any, story: StoryView, dates: EntryDates, ctx: RenderContext) -> None:
+def _entry(fe: Any, story: StoryView, dates: EntryDates, ctx: RenderContext,
+           content: str) -> None:
     first = story.items[0]
     fe.id(f"urn:uuid:{story.uid}")
     fe.title(first.title.strip() or _fallback_title(first))
@@ -161,7 +211,7 @@ def _entry(fe: Any, story: StoryView, dates: EntryDates, ctx: RenderContext) -> 
         fe.author({"name": author})
     # RFC 4287 §4.1.1.1 wants content or an alternate link; feedgen checks for its own
     # links before the extension adds ours, so an item with no text shows its title.
-    fe.content(entry_html(story, ctx), type="html")
+    fe.content(content, type="html")  # entry_html(story, ctx)
     if first.content_html and first.summary_html and (summary := safe_html(first.summary_html)):
         fe.summary(summary, type="html")
     for topic in sorted({t for item in story.items for t in item.topics}):
@@ -230,7 +280,7 @@ def _fallback_title(item: ItemView) -> str:
     return web_uri(item.link) or "Untitled"
 
 
-def main_language(stories: Sequence[StoryView], section: SectionConfig) -> str | None:
+def main_language(stories: Sequence[Outlined], section: SectionConfig) -> str | None:
     """The section's language: the configured one, else the commonest first report's."""
     if len(section.languages) == 1:
         return section.languages[0]
@@ -238,7 +288,7 @@ def main_language(stories: Sequence[StoryView], section: SectionConfig) -> str |
     return min(counts, key=lambda lang: (-counts[lang], lang)) if counts else None
 
 
-def feed_language(stories: Sequence[StoryView], section: SectionConfig) -> str:
+def feed_language(stories: Sequence[Outlined], section: SectionConfig) -> str:
     """The feed's xml:lang: the main language as ISO 639-1, Arabic when the title is written
     in Arabic script, else undetermined."""
     if tag := language_tag(main_language(stories, section)):

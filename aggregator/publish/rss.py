@@ -20,25 +20,41 @@ from aggregator.config import SectionConfig
 from aggregator.publish.clean import person_name, plain
 from aggregator.publish.dates import EntryDates, document_dates
 from aggregator.publish.language import language_tag
-from aggregator.publish.render import RenderContext, entry_html, main_language, unique_stories
+from aggregator.publish.render import (
+    Outlined,
+    RenderContext,
+    entry_html,
+    main_language,
+    unique_stories,
+)
 from aggregator.publish.uri import normal_uri, web_uri
 from aggregator.publish.urls import FORMATS, feed_url, section_url
 from aggregator.store import StoryView
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DC_NS = "http://purl.org/dc/elements/1.1/"
+NSMAP = {"atom": ATOM_NS, "dc": DC_NS}
+RSS_END = b"  </channel>\n</rss>\n"  # how the pretty-printed document ends, after the items
 
 
 def render_rss(section: SectionConfig, stories: Sequence[StoryView], ctx: RenderContext) -> bytes:
     stories = unique_stories(stories)
     dates = document_dates(stories)
-    rss = etree.Element("rss", version="2.0", nsmap={"atom": ATOM_NS, "dc": DC_NS})
+    return (rss_head(section, stories, dates, ctx)
+            + rss_items(stories, dates, [entry_html(story, ctx) for story in stories], ctx)
+            + RSS_END)
+
+
+def rss_head(section: SectionConfig, outlines: Sequence[Outlined], dates: Sequence[EntryDates],
+             ctx: RenderContext) -> bytes:
+    """The document up to its first item (the stories once each, made XML-safe)."""
+    rss = etree.Element("rss", version="2.0", nsmap=NSMAP)
     channel = etree.SubElement(rss, "channel")
     title = plain(section.title) or section.id
     _text(channel, "title", title)
     _text(channel, "link", section_url(ctx.base_url, section.id))
     _text(channel, "description", plain(section.description or "") or title)
-    if language := language_tag(main_language(stories, section)):
+    if language := language_tag(main_language(outlines, section)):
         _text(channel, "language", language)
     updated = max((d.updated for d in dates), default=ctx.empty_updated)
     _text(channel, "lastBuildDate", format_datetime(updated, usegmt=True))
@@ -47,20 +63,39 @@ def render_rss(section: SectionConfig, stories: Sequence[StoryView], ctx: Render
                      href=feed_url(ctx.base_url, section.id, "rss"))
     if ctx.hub:  # WebSub discovery, as in the Atom feed
         etree.SubElement(channel, f"{{{ATOM_NS}}}link", rel="hub", href=ctx.hub)
-    for story, story_dates in zip(stories, dates, strict=True):
-        _item(etree.SubElement(channel, "item"), story, story_dates, ctx)
-    data = etree.tostring(rss, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    document = _serialize(rss, xml_declaration=True)
+    assert document.endswith(RSS_END)
+    return document[:-len(RSS_END)]
+
+
+def rss_items(stories: Sequence[StoryView], dates: Sequence[EntryDates], htmls: Sequence[str],
+              ctx: RenderContext) -> bytes:
+    """These items as they are written in the document: pretty-printed at depth 2 inside a
+    stand-in <rss><channel> (the same namespace declarations), which is cut off again."""
+    if not stories:
+        return b""
+    rss = etree.Element("rss", nsmap=NSMAP)
+    channel = etree.SubElement(rss, "channel")
+    for story, story_dates, content in zip(stories, dates, htmls, strict=True):
+        _item(etree.SubElement(channel, "item"), story, story_dates, ctx, content)
+    text = _serialize(rss, xml_declaration=False)
+    return text[text.index(b"<channel>\n") + len(b"<channel>\n"):-len(RSS_END)]
+
+
+def _serialize(rss: etree._Element, *, xml_declaration: bool) -> bytes:
+    data = etree.tostring(rss, xml_declaration=xml_declaration, encoding="UTF-8",
+                          pretty_print=True)
     return bytes(data).replace(b"&lt;", b"&#x3C;").replace(b"&amp;", b"&#x26;")
 
 
-def _item(item: etree._Element, story: StoryView, dates: EntryDates,
-          ctx: RenderContext) -> None:
+def _item(item: etree._Element, story: StoryView, dates: EntryDates, ctx: RenderContext,
+          content: str) -> None:
     first = story.items[0]
     link = web_uri(first.link)
     _text(item, "title", plain(first.title) or link or "Untitled")
     if link:
         _text(item, "link", link)
-    _text(item, "description", entry_html(story, ctx))
+    _text(item, "description", content)  # entry_html(story, ctx)
     if author := person_name(first.author):
         _text(item, f"{{{DC_NS}}}creator", author)
     for topic in sorted({t for i in story.items for t in i.topics}):

@@ -3,8 +3,15 @@
 SQLModel and SQLAlchemy are imported only inside this package.
 """
 
-from aggregator.store.repository import ItemView, SourceStatus, Store, StoryView
+from aggregator.store.repository import (
+    ItemOutline,
+    ItemView,
+    SourceStatus,
+    Store,
+    StoryOutline,
+    StoryView,
+)
 from aggregator.store.schema import SchemaState, Upgrade, database_state, upgrade_database
 
-__all__ = ["ItemView", "SchemaState", "SourceStatus", "Store", "StoryView", "Upgrade",
-           "database_state", "upgrade_database"]
+__all__ = ["ItemOutline", "ItemView", "SchemaState", "SourceStatus", "Store", "StoryOutline",
+           "StoryView", "Upgrade", "database_state", "upgrade_database"]

@@ -15,7 +15,7 @@ from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import (
     String,
@@ -147,6 +147,31 @@ class StoryView:
     @property
     def published(self) -> datetime:
         return min(i.published for i in self.items)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemOutline:
+    """An item without its text: what publishing plans documents and dates with."""
+
+    id: int  # its row, by which Store.story_views reads the rest
+    source_id: str
+    language: str | None
+    published: datetime
+    updated: datetime
+    first_seen: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoryOutline:
+    """A story as StoryView orders it, without text: a section's whole history fits in a few
+    MiB, and publishing reads the text of a few hundred stories at a time."""
+
+    uid: str  # permanent id, minted once
+    items: tuple[ItemOutline, ...]  # items[0] represents the story, the others earliest first
+
+    # The same moments as the StoryView of the same items.
+    updated = StoryView.updated
+    published = StoryView.published
 
 
 @dataclass(frozen=True, slots=True)
@@ -530,16 +555,19 @@ class Store:
         if not section.topics:
             return []
         with Session(self.engine) as s:
-            first = func.min(ItemRow.published).label("first")
-            query = (select(ItemRow.story_id, first)
-                     .join(ItemTopicRow, ItemTopicRow.item_id == ItemRow.id)
-                     .where(ItemTopicRow.topic.in_(section.topics))  # type: ignore[attr-defined]
-                     .where(*_section_filters(section))
-                     .group_by(ItemRow.story_id)
-                     .order_by(first.desc(), ItemRow.story_id.desc())  # type: ignore[union-attr]
-                     .limit(section.max_items))
-            order = [row.story_id for row in s.execute(query)]
-            return _story_views(s, order, section)
+            return _story_views(s, _section_order(s, section, section.max_items), section)
+
+    def section_outlines(self, section: SectionConfig) -> list[StoryOutline]:
+        """Every stored story of a section in section_stories' order, without text."""
+        if not section.topics:
+            return []
+        with Session(self.engine) as s:
+            return _outlines(s, _section_order(s, section, None), section)
+
+    def story_views(self, stories: Sequence[StoryOutline]) -> list[StoryView]:
+        """These stories with their text: the items of each outline, read by id."""
+        with Session(self.engine) as s:
+            return _full_views(s, stories)
 
     def source_status(self) -> list[SourceStatus]:
         with Session(self.engine) as s:
@@ -901,33 +929,73 @@ def _section_filters(section: SectionConfig) -> list[Any]:
     return filters
 
 
+_I = TypeVar("_I", ItemView, ItemOutline)
+
+
+def _section_order(s: Session, section: SectionConfig, limit: int | None) -> list[int]:
+    """The ids of a section's stories, newest first report first."""
+    first = func.min(ItemRow.published).label("first")
+    query = (select(ItemRow.story_id, first)
+             .join(ItemTopicRow, ItemTopicRow.item_id == ItemRow.id)
+             .where(ItemTopicRow.topic.in_(section.topics))  # type: ignore[attr-defined]
+             .where(*_section_filters(section))
+             .group_by(ItemRow.story_id)
+             .order_by(first.desc(), ItemRow.story_id.desc()))  # type: ignore[union-attr]
+    if limit is not None:
+        query = query.limit(limit)
+    return [row.story_id for row in s.execute(query)]
+
+
 def _story_views(s: Session, story_ids: Sequence[int],
                  section: SectionConfig | None) -> list[StoryView]:
+    return _full_views(s, _outlines(s, story_ids, section))
+
+
+def _outlines(s: Session, story_ids: Sequence[int],
+              section: SectionConfig | None) -> list[StoryOutline]:
+    """The stories in this order, each with the items the section shows (all without one)."""
     filters = _section_filters(section) if section is not None else []
-    items: list[Any] = []
-    for chunk in _chunks(list(story_ids)):
-        items += s.execute(select(ItemRow, StoryRow.uid)
-                           .join(StoryRow, StoryRow.id == ItemRow.story_id)
-                           .where(ItemRow.story_id.in_(chunk), *filters)  # type: ignore[attr-defined]
-                           .order_by(ItemRow.published, ItemRow.id)).all()
-    topics = _topics_of(s, [row.ItemRow.id for row in items])
-    by_story: defaultdict[int, list[ItemView]] = defaultdict(list)
+    c = ITEMS.c
+    names: dict[str, str] = {}  # one copy of each source id and language
+    by_story: defaultdict[int, list[ItemOutline]] = defaultdict(list)
     uids: dict[int, str] = {}
-    for row in items:
-        it = row.ItemRow
-        uids[it.story_id] = row.uid
-        by_story[it.story_id].append(ItemView(
-            source_id=it.source_id, title=it.title, link=it.canonical_link or it.link,
-            summary_html=it.summary_html,
-            content_html=it.content_html, author=it.author, language=it.language,
-            published=it.published, updated=it.updated, topics=topics.get(it.id, ()),
-            first_seen=it.first_seen))
+    for chunk in _chunks(list(story_ids)):
+        for r in s.execute(select(c.id, c.story_id, c.source_id, c.language, c.published,
+                                  c.updated, c.first_seen, STORIES.c.uid)
+                           .join(STORIES, STORIES.c.id == c.story_id)
+                           .where(c.story_id.in_(chunk), *filters)
+                           .order_by(c.published, c.id)):
+            uids[r.story_id] = r.uid
+            by_story[r.story_id].append(ItemOutline(
+                r.id, names.setdefault(r.source_id, r.source_id),
+                r.language and names.setdefault(r.language, r.language), r.published,
+                r.updated, r.first_seen))
     main = section.languages[0] if section is not None and section.languages else None
-    return [StoryView(uid=uids[sid], items=_representative_first(by_story[sid], main))
+    return [StoryOutline(uid=uids[sid], items=_representative_first(by_story[sid], main))
             for sid in story_ids if by_story.get(sid)]
 
 
-def _representative_first(items: list[ItemView], language: str | None) -> tuple[ItemView, ...]:
+def _full_views(s: Session, stories: Sequence[StoryOutline]) -> list[StoryView]:
+    ids = [item.id for story in stories for item in story.items]
+    topics = _topics_of(s, ids)
+    c = ITEMS.c
+    items: dict[int, ItemView] = {}
+    for chunk in _chunks(ids):
+        for r in s.execute(select(c.id, c.source_id, c.title, c.link, c.canonical_link,
+                                  c.summary_html, c.content_html, c.author, c.language,
+                                  c.published, c.updated, c.first_seen)
+                           .where(c.id.in_(chunk))):
+            items[r.id] = ItemView(
+                source_id=r.source_id, title=r.title, link=r.canonical_link or r.link,
+                summary_html=r.summary_html, content_html=r.content_html, author=r.author,
+                language=r.language, published=r.published, updated=r.updated,
+                topics=topics.get(r.id, ()), first_seen=r.first_seen)
+    # An item pruned since the outline was read is left out, as a later read would.
+    return [StoryView(story.uid, shown) for story in stories
+            if (shown := tuple(items[i.id] for i in story.items if i.id in items))]
+
+
+def _representative_first(items: list[_I], language: str | None) -> tuple[_I, ...]:
     """The earliest item in the section's (first) language represents the story, else the
     earliest; the others follow, earliest first."""
     pick = next((i for i in items if i.language == language), items[0]) if language else items[0]
