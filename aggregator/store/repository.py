@@ -67,6 +67,20 @@ POLL_LOCK_KEY = 0x61676772  # "aggr": the advisory lock id of a poll pass
 STORY_LOCK_KEY = 0x61677374  # "agst": held while a transaction decides stories (PostgreSQL)
 PUBLISH_LOCK_KEY = 0x61677075  # "agpu": held while a process publishes (PostgreSQL)
 SYNC_LOCK_KEY = 0x6167736f  # "agso": held while feeds.yaml's sources are written (PostgreSQL)
+# The write path's lookups, built once: making and keying a statement on every execution
+# costs more in SQLAlchemy than running it costs in SQLite. "values" is an expanding IN list.
+_VALUES = bindparam("values", expanding=True)
+_EXISTING = select(ITEMS.c.identity, ITEMS.c.id, ITEMS.c.content_hash, ITEMS.c.updated).where(
+    ITEMS.c.source_id == bindparam("source"), ITEMS.c.identity.in_(_VALUES))
+_TOMBSTONED = select(TOMBSTONES.c.identity, TOMBSTONES.c.identity).where(
+    TOMBSTONES.c.source_id == bindparam("source"), TOMBSTONES.c.identity.in_(_VALUES))
+_ITEM_IDS = select(ITEMS.c.identity, ITEMS.c.id).where(
+    ITEMS.c.source_id == bindparam("source"), ITEMS.c.identity.in_(_VALUES))
+_KEYED_ITEM_IDS = select(ITEMS.c.source_id, ITEMS.c.identity, ITEMS.c.id).where(
+    ITEMS.c.source_id.in_(bindparam("sources", expanding=True)), ITEMS.c.identity.in_(_VALUES))
+_STORY_IDS = select(STORIES.c.uid, STORIES.c.id).where(STORIES.c.uid.in_(_VALUES))
+_ALIASED = select(ALIASES.c.alias_uid, ALIASES.c.story_id).where(ALIASES.c.alias_uid.in_(_VALUES))
+_NEWEST_ITEM = select(func.max(ITEMS.c.id))
 MOVE_AFTER = 3  # polls in a row ending at the same permanent redirect before we follow it
 
 
@@ -649,6 +663,11 @@ def _engine(url: str, *, echo: bool) -> Engine:
         if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
             cur.execute("PRAGMA journal_mode=WAL")  # readers never wait for the poller
         cur.execute("PRAGMA synchronous=NORMAL")
+        # Checkpoint every 32 MiB of log, not every 4: a first poll writes tens of MiB, and
+        # each checkpoint copies and syncs the pages changed since the last one (a bigger
+        # log copies a page changed twice once). The log file is cut back to 64 MiB after.
+        cur.execute("PRAGMA wal_autocheckpoint=8192")
+        cur.execute("PRAGMA journal_size_limit=67108864")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
@@ -714,20 +733,12 @@ def _log(s: Session, source_id: str, now: datetime, duration: float, outcome: st
 def _upsert_items(s: Session, source_id: str, entries: Sequence[Entry], now: datetime,
                   decider: StoryDecider) -> tuple[list[Entry], list[tuple[int, Entry]]]:
     """Insert new entries, update changed ones in place; return (new, [(id, changed)])."""
-    existing: dict[str, Any] = {}
-    for chunk in _chunks([e.identity for e in entries]):
-        # Core columns throughout the write path: ORM-enabled statements cost more
-        rows = s.execute(select(ITEMS.c.id, ITEMS.c.identity, ITEMS.c.content_hash,
-                                ITEMS.c.updated)
-                         .where(ITEMS.c.source_id == source_id, ITEMS.c.identity.in_(chunk)))
-        existing.update({r.identity: r for r in rows})
+    # Core columns throughout the write path: ORM-enabled statements cost more
+    existing = {r.identity: r for r in _rows(s, _EXISTING, [e.identity for e in entries],
+                                              source=source_id)}
     new = [e for e in entries if e.identity not in existing]
     if new:
-        gone = set()
-        for chunk in _chunks([e.identity for e in new]):
-            gone.update(s.execute(select(TOMBSTONES.c.identity).where(
-                TOMBSTONES.c.source_id == source_id,
-                TOMBSTONES.c.identity.in_(chunk))).scalars())
+        gone = _lookup(s, _TOMBSTONED, [e.identity for e in new], source=source_id)
         new = [e for e in new if e.identity not in gone]
     changed = [(existing[e.identity].id, e) for e in entries
                if e.identity in existing and existing[e.identity].content_hash != e.content_hash]
@@ -769,8 +780,7 @@ def _insert_new(s: Session, source_id: str, new: Sequence[Entry], now: datetime,
                               for e, d in zip(new, decisions, strict=True)])
     # Not RETURNING: SQLite runs an INSERT … RETURNING once per row, slower than one
     # executemany and one lookup.
-    ids = _ids_by(s, ITEMS.c.identity, [e.identity for e in new],
-                  ITEMS.c.source_id == source_id)
+    ids = _lookup(s, _ITEM_IDS, [e.identity for e in new], source=source_id)
     for d in decisions:  # in order: a later item may absorb the story of an earlier one
         for absorbed in d.merged:
             _merge(s, str(absorbed), stories[str(d.story_id)])
@@ -794,8 +804,8 @@ def _catch_up(s: Session, decider: StoryDecider) -> None:
     if s.get_bind().dialect.name == "postgresql":
         s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STORY_LOCK_KEY})
     seen = decider.seen_item
-    if seen is None:
-        return
+    if seen is None or (s.execute(_NEWEST_ITEM).scalar() or 0) <= seen:
+        return  # nothing new: one cheap look instead of the join below
     ids, stored = _stored(s, ItemRow.id > seen, (ItemRow.id,))  # type: ignore[arg-type,operator]
     if not ids:
         return
@@ -827,15 +837,13 @@ def _story_ids(s: Session, uids: Sequence[str], now: datetime) -> dict[str, int]
     """{uid: story row id}, inserting the stories not stored yet in one executemany, then one
     lookup: RETURNING with many rows falls back to one statement per row on SQLite."""
     wanted = list(dict.fromkeys(uids))
-    found = _ids_by(s, STORIES.c.uid, wanted)
-    missing = [uid for uid in wanted if uid not in found]
-    for chunk in _chunks(missing):  # merged away, maybe by another poller: its survivor
-        found.update(s.execute(select(ALIASES.c.alias_uid, ALIASES.c.story_id)
-                               .where(ALIASES.c.alias_uid.in_(chunk))).all())
+    found = _lookup(s, _STORY_IDS, wanted)
+    # merged away, maybe by another poller: its survivor
+    found.update(_lookup(s, _ALIASED, [uid for uid in wanted if uid not in found]))
     fresh = [uid for uid in wanted if uid not in found]
     if fresh:
         s.execute(insert(STORIES), [{"uid": uid, "created_at": now} for uid in fresh])
-        found.update(_ids_by(s, STORIES.c.uid, fresh))
+        found.update(_lookup(s, _STORY_IDS, fresh))
     return found
 
 
@@ -847,9 +855,8 @@ def _item_ids(s: Session, keys: Sequence[Hashable]) -> dict[Hashable, int]:
     pairs = {cast(tuple[str, str], key) for key in keys}
     found: dict[Hashable, int] = {}
     for chunk in _chunks(sorted(pairs)):
-        rows = s.execute(select(ITEMS.c.source_id, ITEMS.c.identity, ITEMS.c.id).where(
-            ITEMS.c.source_id.in_({source for source, _ in chunk}),
-            ITEMS.c.identity.in_({identity for _, identity in chunk})))
+        rows = s.execute(_KEYED_ITEM_IDS, {"sources": sorted({source for source, _ in chunk}),
+                                           "values": [identity for _, identity in chunk]})
         found.update(((source, identity), item_id) for source, identity, item_id in rows
                      if (source, identity) in pairs)
     return found
@@ -882,14 +889,19 @@ def _merge(s: Session, absorbed_uid: str, survivor: int) -> None:
         s.execute(insert(ALIASES).values(alias_uid=absorbed_uid, story_id=survivor))
 
 
-def _ids_by(s: Session, column: Any, values: Sequence[str], *where: Any) -> dict[str, int]:
-    """{value: id} of the rows just inserted, found by a unique column."""
-    table = column.table
-    found: dict[str, int] = {}
+def _rows(s: Session, statement: Any, values: Sequence[Any], **params: Any) -> list[Any]:
+    """The rows of a prebuilt statement whose expanding "values" list takes `values`, a
+    chunk at a time."""
+    out: list[Any] = []
     for chunk in _chunks(values):
-        rows = s.execute(select(column, table.c.id).where(column.in_(chunk), *where))
-        found.update((value, row_id) for value, row_id in rows)
-    return found
+        out += s.execute(statement, {"values": list(chunk), **params}).all()
+    return out
+
+
+def _lookup(s: Session, statement: Any, values: Sequence[Any], **params: Any) -> dict[Any, Any]:
+    """{first column: second column} of `_rows(...)`: ids by a unique column."""
+    return {key: value for key, value, *_ in _rows(s, statement, values, **params)} \
+        if values else {}
 
 
 def _write_topics(s: Session, pairs: Sequence[tuple[int, tuple[str, ...]]],
