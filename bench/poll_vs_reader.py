@@ -156,6 +156,9 @@ def _prepare(tool: str, work: Path, urls: list[str]) -> None:
         "  output_dir: public\n"
         "  base_url: http://localhost:8080/\n"
         "  default_interval: 30m\n"
+        # The corpus is dated before a fixed day (corpus.ANCHOR): as the calendar moves on,
+        # the default 30 days would prune its oldest items after the first poll.
+        "  retention: 3650d\n"
         f"  max_concurrency: {WORKERS}\n"
         f"  per_host_concurrency: {WORKERS}\n"
         f"  story_embeddings: {'false' if NO_EMBEDDINGS else 'true'}\n"

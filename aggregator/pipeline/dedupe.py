@@ -3,7 +3,7 @@
 Identity inside a source (as Miniflux and FreshRSS do, degrading when a feed is broken):
     guid/atom:id → guid + link when the fetch repeats that guid → canonical link
     → hash of title and content.
-Which story an entry joins across sources is the clusterer's (pipeline/cluster.py); the
+Which story an entry joins across sources is the clusterer's (pipeline/cluster/); the
 rules here say which links and title keys are specific enough to join stories at all.
 """
 
