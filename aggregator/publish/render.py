@@ -1,8 +1,9 @@
 """Render one section as an Atom 1.0 document. feedgen is used only here.
 
 Pure: the same stories give the same bytes, so an unchanged poll rewrites nothing.
-feedgen 1.0 drops rel/type/hreflang/title on entry links and keeps only a title and one
-link in atom:source, so an entry extension writes those elements itself.
+feedgen writes a document's head; the entries are written as text (publish/xmltext.py), in
+the layout feedgen and its entry extension gave them (feedgen 1.0 drops rel/type/hreflang/
+title on entry links and keeps only a title and one link in atom:source).
 
 Every value is made what the W3C Feed Validation Service accepts without a warning (see
 tests/feedcheck/messages.py): plain text where markup cannot be declared (clean.plain), HTML
@@ -26,12 +27,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from aggregator import HOME_PAGE, __version__
 from aggregator.config import SectionConfig
+from aggregator.publish import xmltext
 from aggregator.publish.clean import clean_story, person_name, plain, xml_text
 from aggregator.publish.dates import EntryDates, document_dates, plausible
 from aggregator.publish.html import safe_html
@@ -51,7 +53,6 @@ _S = TypeVar("_S", StoryView, StoryOutline)
 # feedgen builds un-namespaced elements under a literal xmlns attribute on <feed>, so the
 # extension does the same: a Clark-notation name would serialize with an "ns0:" prefix.
 ATOM = ""
-XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 ATOM_END = b"</feed>\n"  # how the pretty-printed document ends, after the entries
 ATOM_TYPE = "application/atom+xml"
 HISTORY = "http://purl.org/syndication/history/1.0"  # RFC 5005's namespace
@@ -130,7 +131,7 @@ def atom_parts(section: SectionConfig, outlines: Sequence[Outlined],
 
 def _generator() -> FeedGenerator:
     fg = FeedGenerator()
-    fg.register_extension("aggregator", _FeedExt, _EntryExt, atom=True, rss=False)
+    fg.register_extension("aggregator", _FeedExt, atom=True, rss=False)
     return fg
 
 
@@ -157,18 +158,10 @@ def atom_head(section: SectionConfig, outlines: Sequence[Outlined],
 def atom_entries(stories: Sequence[StoryView], dates: Sequence[EntryDates],
                  htmls: Sequence[str], ctx: RenderContext) -> bytes:
     """These entries as they are written in the document: each <entry> pretty-printed at
-    depth 1, inside a stand-in <feed> that is cut off again (the document declares no
-    namespace the entries use)."""
-    if not stories:
-        return b""
-    fg = _generator()
-    feed = etree.Element("feed")
-    for story, story_dates, content in zip(stories, dates, htmls, strict=True):
-        fe = fg.add_entry(order="append")
-        _entry(fe, story, story_dates, ctx, content)
-        feed.append(fe.atom_entry())
-    text = etree.tostring(feed, pretty_print=True, encoding="UTF-8", xml_declaration=False)
-    return bytes(text[len(b"<feed>\n"):-len(ATOM_END)])
+    depth 1 (publish/xmltext.py writes what lxml would of feedgen's entry elements)."""
+    return "".join(_entry(story, story_dates, ctx, content)
+                   for story, story_dates, content in zip(stories, dates, htmls, strict=True)
+                   ).encode("utf-8")
 
 
 def _feed_links(fg: FeedGenerator, page: Page, ctx: RenderContext, sid: str) -> None:
@@ -200,32 +193,63 @@ def _empty_updated(page: Page, ctx: RenderContext) -> datetime:
     return ctx.empty_updated
 
 
-def _entry(fe: Any, story: StoryView, dates: EntryDates, ctx: RenderContext,
-           content: str) -> None:
+def _entry(story: StoryView, dates: EntryDates, ctx: RenderContext, content: str) -> str:
+    """One <entry>, its elements in feedgen's order (id, title, updated, author, content,
+    summary, categories, published) with the outlet links before the content and
+    atom:source last, as the entry extension placed them."""
     first = story.items[0]
-    fe.id(f"urn:uuid:{story.uid}")
-    fe.title(first.title.strip() or _fallback_title(first))
-    fe.updated(dates.updated)
-    fe.published(dates.published)
+    # "" says "unknown" (XML 1.0 §2.12)
+    parts = [f'  <entry xml:lang="{xmltext.attribute(language_tag(first.language) or "")}">\n',
+             f"    <id>urn:uuid:{xmltext.text(story.uid)}</id>\n",
+             _text_construct("    ", "title", first.title.strip() or _fallback_title(first)),
+             f"    <updated>{dates.updated.isoformat()}</updated>\n"]
     if author := person_name(first.author):
-        fe.author({"name": author})
-    # RFC 4287 §4.1.1.1 wants content or an alternate link; feedgen checks for its own
-    # links before the extension adds ours, so an item with no text shows its title.
-    fe.content(content, type="html")  # entry_html(story, ctx)
+        parts.append(f"    <author>\n      <name>{xmltext.text(author)}</name>\n    </author>\n")
+    for i, item in enumerate(story.items):
+        if link := _link(item, ctx, "alternate" if i == 0 else "related"):
+            parts.append(xmltext.element("    ", "link", None, link.items()))
+    # RFC 4287 §4.1.1.1 wants content or an alternate link: an item with no text shows its
+    # title (entry_html(story, ctx)); an empty one is written as feedgen does, without text.
+    parts.append(xmltext.element("    ", "content", content or None, (("type", "html"),)))
     if first.content_html and first.summary_html and (summary := safe_html(first.summary_html)):
-        fe.summary(summary, type="html")
+        parts.append(xmltext.element("    ", "summary", summary, (("type", "html"),)))
     for topic in sorted({t for item in story.items for t in item.topics}):
-        fe.category(term=topic, label=plain(ctx.topic_titles.get(topic, topic)) or topic)
-    ext: _EntryExt = fe.aggregator
-    ext.language = language_tag(first.language) or ""  # "" says "unknown" (XML 1.0 §2.12)
-    ext.links = [link for i, item in enumerate(story.items)
-                 if (link := _link(item, ctx, "alternate" if i == 0 else "related"))]
+        label = plain(ctx.topic_titles.get(topic, topic)) or topic
+        parts.append(xmltext.element("    ", "category", None,
+                                     (("term", topic), ("label", label))))
+    parts.append(f"    <published>{dates.published.isoformat()}</published>\n")
     outlet = ctx.outlets.get(first.source_id)
     source_id = normal_uri(outlet.feed_url) if outlet and outlet.feed_url else None
     if outlet and source_id:  # the validator wants id, title and updated in atom:source
-        ext.source = _Source(title=xml_text(outlet.title) or first.source_id,
-                             link=web_uri(outlet.link), feed=source_id,
-                             updated=plausible(first.updated, first))
+        parts.append(_source(source_id, xml_text(outlet.title) or first.source_id,
+                             web_uri(outlet.link), plausible(first.updated, first)))
+    parts.append("  </entry>\n")
+    return "".join(parts)
+
+
+def _text_construct(indent: str, tag: str, value: str) -> str:
+    """A text construct whose plain text looks like markup ("a <b> tag") is sent as
+    type="html", escaped, so readers show the characters instead of guessing (the W3C
+    validator warns about undeclared HTML in type="text")."""
+    if _MARKUP.search(value):
+        return xmltext.element(indent, tag, html.escape(value, quote=False),
+                               (("type", "html"),))
+    return xmltext.element(indent, tag, value)
+
+
+def _source(feed: str, title: str, link: str | None, updated: datetime) -> str:
+    """atom:source of an entry: the outlet's feed we poll (its id and self link, as a normal
+    URI), its title, its home page and the newest time we know the feed had (the item's
+    update; RFC 4287 §4.2.11)."""
+    parts = ["    <source>\n", xmltext.element("      ", "id", feed),
+             _text_construct("      ", "title", title),
+             f"      <updated>{updated.isoformat()}</updated>\n"]
+    if link:
+        parts.append(xmltext.element("      ", "link", None, (
+            ("rel", "alternate"), ("type", "text/html"), ("href", link))))
+    parts.append(xmltext.element("      ", "link", None, (("rel", "self"), ("href", feed))))
+    parts.append("    </source>\n")
+    return "".join(parts)
 
 
 def entry_html(story: StoryView, ctx: RenderContext) -> str:
@@ -297,22 +321,10 @@ def feed_language(stories: Sequence[Outlined], section: SectionConfig) -> str:
 
 
 def _declare_markup(element: Any) -> None:
-    """A text construct whose plain text looks like markup ("a <b> tag") is sent as
-    type="html", escaped, so readers show the characters instead of guessing (the W3C
-    validator warns about undeclared HTML in type="text")."""
+    """_text_construct's rule, on an element feedgen built."""
     if element is not None and element.text and _MARKUP.search(element.text):
         element.set("type", "html")
         element.text = html.escape(element.text, quote=False)
-
-
-@dataclass(frozen=True, slots=True)
-class _Source:
-    """atom:source of an entry: the outlet's feed (RFC 4287 §4.2.11)."""
-
-    title: str
-    link: str | None  # the outlet's home page
-    feed: str  # the feed we poll, as a normal URI: its id and self link
-    updated: datetime  # the newest time we know the outlet's feed had: the item's update
 
 
 class _FeedExt(BaseExtension):
@@ -327,39 +339,3 @@ class _FeedExt(BaseExtension):
         if self.archive:
             etree.SubElement(feed, f"{{{HISTORY}}}archive", nsmap={"fh": HISTORY})
         return feed
-
-
-class _EntryExt(BaseEntryExtension):
-    """Writes xml:lang, the outlet links and atom:source that feedgen cannot."""
-
-    def __init__(self) -> None:
-        self.language: str | None = None
-        self.links: list[dict[str, str]] = []
-        self.source: _Source | None = None
-
-    def extend_atom(self, entry: Any) -> Any:
-        if self.language is not None:
-            entry.set(XML_LANG, self.language)
-        _declare_markup(entry.find(f"{ATOM}title"))
-        anchor = entry.find(f"{ATOM}content")
-        position = list(entry).index(anchor) if anchor is not None else len(entry)
-        for attrs in self.links:
-            link = etree.Element(f"{ATOM}link", attrib=attrs)
-            entry.insert(position, link)
-            position += 1
-        if self.source:
-            _write_source(entry, self.source)
-        return entry
-
-
-def _write_source(entry: Any, src: _Source) -> None:
-    source = etree.SubElement(entry, f"{ATOM}source")
-    etree.SubElement(source, f"{ATOM}id").text = src.feed
-    title = etree.SubElement(source, f"{ATOM}title")
-    title.text = src.title
-    _declare_markup(title)
-    etree.SubElement(source, f"{ATOM}updated").text = src.updated.isoformat()
-    if src.link:
-        etree.SubElement(source, f"{ATOM}link", rel="alternate", type="text/html",
-                         href=src.link)
-    etree.SubElement(source, f"{ATOM}link", rel="self", href=src.feed)

@@ -1,9 +1,10 @@
 """The RSS 2.0 alternate of a section's feed: the same entries, ids (as non-permalink
 guids) and HTML as the Atom document, for readers that prefer RSS. Pure, like render.py.
 
-Written with lxml rather than feedgen so that the guid, dc:creator, <source url> and the
-atom:link rel="self" the W3C validator asks for come out exactly as intended. RSS cannot say
-whether a title is text or HTML, so every text element carries plain text (clean.plain), and
+Written with lxml (the head) and as text (the items, publish/xmltext.py) rather than
+feedgen so that the guid, dc:creator, <source url> and the atom:link rel="self" the W3C
+validator asks for come out exactly as intended. RSS cannot say whether a title is text or
+HTML, so every text element carries plain text (clean.plain), and
 "<" and "&" are written as hexadecimal character references, as the RSS Advisory Board's
 profile asks (the validator's CharacterData warning).
 """
@@ -17,6 +18,7 @@ from lxml import etree
 
 from aggregator import HOME_PAGE, __version__
 from aggregator.config import SectionConfig
+from aggregator.publish import xmltext
 from aggregator.publish.clean import person_name, plain
 from aggregator.publish.dates import EntryDates, document_dates
 from aggregator.publish.language import language_tag
@@ -70,43 +72,46 @@ def rss_head(section: SectionConfig, outlines: Sequence[Outlined], dates: Sequen
 
 def rss_items(stories: Sequence[StoryView], dates: Sequence[EntryDates], htmls: Sequence[str],
               ctx: RenderContext) -> bytes:
-    """These items as they are written in the document: pretty-printed at depth 2 inside a
-    stand-in <rss><channel> (the same namespace declarations), which is cut off again."""
-    if not stories:
-        return b""
-    rss = etree.Element("rss", nsmap=NSMAP)
-    channel = etree.SubElement(rss, "channel")
-    for story, story_dates, content in zip(stories, dates, htmls, strict=True):
-        _item(etree.SubElement(channel, "item"), story, story_dates, ctx, content)
-    text = _serialize(rss, xml_declaration=False)
-    return text[text.index(b"<channel>\n") + len(b"<channel>\n"):-len(RSS_END)]
+    """These items as they are written in the document, pretty-printed at depth 2 (written as
+    text, publish/xmltext.py: what lxml wrote of the same elements)."""
+    text = "".join(_item(story, story_dates, ctx, content)
+                   for story, story_dates, content in zip(stories, dates, htmls, strict=True))
+    return _references(text.encode("utf-8"))
 
 
 def _serialize(rss: etree._Element, *, xml_declaration: bool) -> bytes:
     data = etree.tostring(rss, xml_declaration=xml_declaration, encoding="UTF-8",
                           pretty_print=True)
-    return bytes(data).replace(b"&lt;", b"&#x3C;").replace(b"&amp;", b"&#x26;")
+    return _references(bytes(data))
 
 
-def _item(item: etree._Element, story: StoryView, dates: EntryDates, ctx: RenderContext,
-          content: str) -> None:
+def _references(data: bytes) -> bytes:
+    return data.replace(b"&lt;", b"&#x3C;").replace(b"&amp;", b"&#x26;")
+
+
+def _item(story: StoryView, dates: EntryDates, ctx: RenderContext, content: str) -> str:
     first = story.items[0]
     link = web_uri(first.link)
-    _text(item, "title", plain(first.title) or link or "Untitled")
+    parts = ["    <item>\n", xmltext.element("      ", "title",
+                                              plain(first.title) or link or "Untitled")]
     if link:
-        _text(item, "link", link)
-    _text(item, "description", content)  # entry_html(story, ctx)
+        parts.append(xmltext.element("      ", "link", link))
+    parts.append(xmltext.element("      ", "description", content))  # entry_html(story, ctx)
     if author := person_name(first.author):
-        _text(item, f"{{{DC_NS}}}creator", author)
+        parts.append(xmltext.element("      ", "dc:creator", author))
     for topic in sorted({t for i in story.items for t in i.topics}):
-        _text(item, "category", plain(ctx.topic_titles.get(topic, topic)) or topic)
-    guid = _text(item, "guid", f"urn:uuid:{story.uid}")
-    guid.set("isPermaLink", "false")
-    _text(item, "pubDate", format_datetime(dates.published, usegmt=True))
+        parts.append(xmltext.element("      ", "category",
+                                     plain(ctx.topic_titles.get(topic, topic)) or topic))
+    parts.append(xmltext.element("      ", "guid", f"urn:uuid:{story.uid}",
+                                 (("isPermaLink", "false"),)))
+    parts.append(f"      <pubDate>{format_datetime(dates.published, usegmt=True)}</pubDate>\n")
     outlet = ctx.outlets.get(first.source_id)
     url = normal_uri(outlet.feed_url) if outlet and outlet.feed_url else None
     if outlet and url:  # RSS 2.0 <source> needs the outlet feed's url
-        _text(item, "source", plain(outlet.title) or first.source_id).set("url", url)
+        parts.append(xmltext.element("      ", "source", plain(outlet.title) or first.source_id,
+                                     (("url", url),)))
+    parts.append("    </item>\n")
+    return "".join(parts)
 
 
 def _text(parent: etree._Element, tag: str, text: str) -> etree._Element:
