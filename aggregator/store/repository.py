@@ -173,6 +173,11 @@ class ItemOutline:
     published: datetime
     updated: datetime
     first_seen: datetime | None = None
+    # What else its entry shows changes only with these: the write path rewrites an item's
+    # text, author and language when its content hash changes (and moves `updated` on), and
+    # a retag changes its topics. Publishing tells an unchanged archive day by them.
+    content_hash: str = ""
+    topics: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -770,7 +775,7 @@ def _insert_new(s: Session, source_id: str, new: Sequence[Entry], now: datetime,
         return []
     _catch_up(s, decider)
     decisions = list(decider.decide(new))
-    stories = _story_ids(s, [str(d.story_id) for d in decisions], now)
+    stories = _story_ids(s, decisions, now)
     matched = _item_ids(s, [d.matched_key for d in decisions if d.matched_key is not None])
     s.execute(insert(ITEMS), [dict(_content(e), source_id=source_id, identity=e.identity,
                                    story_id=stories[str(d.story_id)], published=e.published,
@@ -833,12 +838,16 @@ def _vectors(s: Session, model: str, where: Any) -> dict[Hashable, bytes]:
     return {(r.source_id, r.identity): bytes(r.vector) for r in rows}
 
 
-def _story_ids(s: Session, uids: Sequence[str], now: datetime) -> dict[str, int]:
-    """{uid: story row id}, inserting the stories not stored yet in one executemany, then one
-    lookup: RETURNING with many rows falls back to one statement per row on SQLite."""
-    wanted = list(dict.fromkeys(uids))
+def _story_ids(s: Session, decisions: Sequence[Decision], now: datetime) -> dict[str, int]:
+    """{uid: story row id} of the decisions' stories. The stories the decider minted are
+    new (a fresh uuid each): inserted in one executemany before one lookup of all. A uid not
+    found was merged away, maybe by another poller: its alias says where it lives; one
+    unknown even there is stored too. (Not RETURNING: SQLite runs it once per row.)"""
+    minted = list(dict.fromkeys(str(d.story_id) for d in decisions if d.created))
+    if minted:
+        s.execute(insert(STORIES), [{"uid": uid, "created_at": now} for uid in minted])
+    wanted = list(dict.fromkeys(str(d.story_id) for d in decisions))
     found = _lookup(s, _STORY_IDS, wanted)
-    # merged away, maybe by another poller: its survivor
     found.update(_lookup(s, _ALIASED, [uid for uid in wanted if uid not in found]))
     fresh = [uid for uid in wanted if uid not in found]
     if fresh:
@@ -972,16 +981,19 @@ def _outlines(s: Session, story_ids: Sequence[int],
     by_story: defaultdict[int, list[ItemOutline]] = defaultdict(list)
     uids: dict[int, str] = {}
     for chunk in _chunks(list(story_ids)):
-        for r in s.execute(select(c.id, c.story_id, c.source_id, c.language, c.published,
-                                  c.updated, c.first_seen, STORIES.c.uid)
-                           .join(STORIES, STORIES.c.id == c.story_id)
-                           .where(c.story_id.in_(chunk), *filters)
-                           .order_by(c.published, c.id)):
+        rows = s.execute(select(c.id, c.story_id, c.source_id, c.language, c.published,
+                                c.updated, c.first_seen, c.content_hash, STORIES.c.uid)
+                         .join(STORIES, STORIES.c.id == c.story_id)
+                         .where(c.story_id.in_(chunk), *filters)
+                         .order_by(c.published, c.id)).all()
+        topics = _topics_of(s, [r.id for r in rows])
+        shared = {t: t for t in topics.values()}  # one copy of each set of topics
+        for r in rows:
             uids[r.story_id] = r.uid
             by_story[r.story_id].append(ItemOutline(
                 r.id, names.setdefault(r.source_id, r.source_id),
                 r.language and names.setdefault(r.language, r.language), r.published,
-                r.updated, r.first_seen))
+                r.updated, r.first_seen, r.content_hash, shared.get(topics.get(r.id, ()), ())))
     main = section.languages[0] if section is not None and section.languages else None
     return [StoryOutline(uid=uids[sid], items=_representative_first(by_story[sid], main))
             for sid in story_ids if by_story.get(sid)]
