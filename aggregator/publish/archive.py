@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -75,24 +75,24 @@ class ArchivePlan:
 
 @dataclass(frozen=True)
 class DayStories:
-    """The stories of an archive document, outlined, their text read a batch at a time."""
+    """The stories of an archive document, outlined (and digested: story_digest), their text
+    read a batch at a time."""
 
     outlines: Sequence[StoryOutline]
     read: Reader
-    ctx: RenderContext
-    digests: dict[str, str] = field(default_factory=dict)  # story_digest of those read so far
+    digests: dict[str, str]  # story uid -> story_digest
+
+    @classmethod
+    def of(cls, outlines: Sequence[StoryOutline], read: Reader,
+           ctx: RenderContext) -> DayStories:
+        return cls(outlines, read, {story.uid: story_digest(story, ctx) for story in outlines})
 
     def batches(self) -> Iterator[list[StoryView]]:
-        for batch in in_batches(self.outlines, self.read):
-            self.digests.update((story.uid, story_digest(story, self.ctx)) for story in batch)
-            yield batch
+        return in_batches(self.outlines, self.read)
 
     def unchanged(self, old: DayRecord) -> bool:
         """Every story shows what it showed when `old` was recorded."""
-        for batch in self.batches():
-            if any(old.stories.get(story.uid) != self.digests[story.uid] for story in batch):
-                return False
-        return True
+        return self.digests == old.stories
 
 
 def day_of(moment: datetime) -> str:
@@ -158,12 +158,11 @@ def write_archives(output_dir: Path, section: SectionConfig, plan: ArchivePlan,
         frame = frame_digest(section, ctx, archive.day, archive.prev, archive.next)
         path = archive_file(output_dir, section.id, archive.day)
         old = state.days.get(archive.day)
-        if old and old.frame == frame and path.exists() and \
-                DayStories(archive.stories, read, ctx).unchanged(old):
+        stories = DayStories.of(archive.stories, read, ctx)
+        if old and old.frame == frame and path.exists() and stories.unchanged(old):
             records[archive.day] = old
             continue
         page = Page(day=archive.day, prev_archive=archive.prev, next_archive=archive.next)
-        stories = DayStories(archive.stories, read, ctx)
         changed += write_parts(path, render_atom(section, stories, ctx, page))
         records[archive.day] = DayRecord(frame, stories.digests)
     return changed + _delete_unplanned(output_dir, section.id, records.keys()), records

@@ -8,10 +8,13 @@
   languages). When that changes the section is a different feed: its archives are planned
   afresh.
 - per archive day, a digest of the document's frame (links, section, base URL) and of each
-  story it holds, so an archive is rendered again only when something it shows changed.
+  story it holds, so an archive is rendered again only when something it shows changed. A
+  story's digest is of its outline (item ids, dates, content hashes, topics, the names of
+  its outlets and topics): telling an unchanged day needs none of its stories' text.
 
 A missing or unreadable state file is not an error: every archive is then rendered once more
-(and rewritten only where its bytes differ).
+(and rewritten only where its bytes differ). So is one of an older VERSION, whose story
+digests were made otherwise; its `since` is kept, since it decides where stories go.
 """
 
 from __future__ import annotations
@@ -27,10 +30,10 @@ from aggregator.config import Config, SectionConfig
 from aggregator.publish.render import RenderContext
 from aggregator.publish.urls import archive_dir
 from aggregator.publish.write import write_atomic
-from aggregator.store import StoryView
+from aggregator.store import StoryOutline, StoryView
 
 STATE_FILE = ".state.json"
-VERSION = 1
+VERSION = 2  # 1: story digests of their text (StoryView), read and cleaned on every publish
 # Part of every digest: bump it when a change to the renderers changes the Atom a story or an
 # archive document renders to, so every archive is rendered again once.
 RENDER_VERSION = "2026-11-29"
@@ -57,8 +60,9 @@ def selection_key(config: Config, section: SectionConfig) -> str:
     return _digest((section.topics, section.sources, section.languages, topics))
 
 
-def story_digest(story: StoryView, ctx: RenderContext) -> str:
-    """Changes whenever the entry of `story` would render differently."""
+def story_digest(story: StoryOutline, ctx: RenderContext) -> str:
+    """Changes whenever the entry of `story` would render differently: the outline holds
+    what its text changes with (ItemOutline.content_hash and `updated`)."""
     outlets = tuple(ctx.outlets.get(item.source_id) for item in story.items)
     topics = sorted({(t, ctx.topic_titles.get(t)) for item in story.items for t in item.topics})
     return _digest((RENDER_VERSION, ctx.base_url, story, outlets, topics))
@@ -82,9 +86,11 @@ def load_state(output_dir: Path, section_id: str, selection: str) -> ArchiveStat
     """The recorded state, or a fresh one when there is none or its selection differs."""
     try:
         raw = json.loads(state_file(output_dir, section_id).read_text(encoding="utf-8"))
-        if raw.get("version") != VERSION or raw.get("selection") != selection:
+        if raw.get("version") not in (1, VERSION) or raw.get("selection") != selection:
             return ArchiveState(selection, None)
         since = datetime.fromisoformat(raw["since"]) if raw.get("since") else None
+        if raw["version"] != VERSION:  # digests of another kind: every day rendered once
+            return ArchiveState(selection, since)
         days = {day: DayRecord(rec["frame"], dict(rec["stories"]))
                 for day, rec in raw.get("days", {}).items()}
         return ArchiveState(selection, since, days)
@@ -103,7 +109,7 @@ def save_state(output_dir: Path, section_id: str, state: ArchiveState) -> bool:
     return write_atomic(state_file(output_dir, section_id), text.encode("utf-8"))
 
 
-def effective_since(state: ArchiveState, history: Sequence[StoryView],
+def effective_since(state: ArchiveState, history: Sequence[StoryOutline],
                     now: datetime) -> datetime:
     """`since` as recorded, or (no archive yet) the newest first sighting: everything stored
     so far counts as on time."""
@@ -113,7 +119,7 @@ def effective_since(state: ArchiveState, history: Sequence[StoryView],
     return max(seen, default=now).astimezone(UTC)
 
 
-def first_seen(story: StoryView) -> datetime | None:
+def first_seen(story: StoryView | StoryOutline) -> datetime | None:
     """When we first stored an item of the story (as the section shows it)."""
     seen = [item.first_seen for item in story.items if item.first_seen is not None]
     return min(seen) if seen else None
