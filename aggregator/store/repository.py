@@ -775,7 +775,7 @@ def _insert_new(s: Session, source_id: str, new: Sequence[Entry], now: datetime,
         return []
     _catch_up(s, decider)
     decisions = list(decider.decide(new))
-    stories = _story_ids(s, [str(d.story_id) for d in decisions], now)
+    stories = _story_ids(s, decisions, now)
     matched = _item_ids(s, [d.matched_key for d in decisions if d.matched_key is not None])
     s.execute(insert(ITEMS), [dict(_content(e), source_id=source_id, identity=e.identity,
                                    story_id=stories[str(d.story_id)], published=e.published,
@@ -838,12 +838,16 @@ def _vectors(s: Session, model: str, where: Any) -> dict[Hashable, bytes]:
     return {(r.source_id, r.identity): bytes(r.vector) for r in rows}
 
 
-def _story_ids(s: Session, uids: Sequence[str], now: datetime) -> dict[str, int]:
-    """{uid: story row id}, inserting the stories not stored yet in one executemany, then one
-    lookup: RETURNING with many rows falls back to one statement per row on SQLite."""
-    wanted = list(dict.fromkeys(uids))
+def _story_ids(s: Session, decisions: Sequence[Decision], now: datetime) -> dict[str, int]:
+    """{uid: story row id} of the decisions' stories. The stories the decider minted are
+    new (a fresh uuid each): inserted in one executemany before one lookup of all. A uid not
+    found was merged away, maybe by another poller: its alias says where it lives; one
+    unknown even there is stored too. (Not RETURNING: SQLite runs it once per row.)"""
+    minted = list(dict.fromkeys(str(d.story_id) for d in decisions if d.created))
+    if minted:
+        s.execute(insert(STORIES), [{"uid": uid, "created_at": now} for uid in minted])
+    wanted = list(dict.fromkeys(str(d.story_id) for d in decisions))
     found = _lookup(s, _STORY_IDS, wanted)
-    # merged away, maybe by another poller: its survivor
     found.update(_lookup(s, _ALIASED, [uid for uid in wanted if uid not in found]))
     fresh = [uid for uid in wanted if uid not in found]
     if fresh:
