@@ -13,16 +13,19 @@ from __future__ import annotations
 import dataclasses
 import html
 import re
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from html.entities import html5 as _HTML5_ENTITIES
+from operator import attrgetter
 from typing import Any, TypeVar
 
-from aggregator.store import StoryView
+from aggregator.store import StoryOutline, StoryView
 
 _INVALID = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffd\ufffe\uffff\ud800-\udfff]")
 # "Ã©": the lead byte of a two-byte UTF-8 sequence (U+00C2/U+00C3) followed by a
 # continuation byte, both read as Latin-1.
 _MOJIBAKE = re.compile("[\u00c2\u00c3][\u0080-\u00bf]")
+_DIRTY = re.compile(f"{_INVALID.pattern}|{_MOJIBAKE.pattern}")
 _LATIN1_RUN = re.compile("[\u0000-\u00ff]+")
 # Tags of HTML elements (what readers and the validator take for markup in plain text).
 _HTML_ELEMENT_NAMES = (
@@ -46,6 +49,7 @@ _EMAIL = re.compile(r"\s*<[^<>@\s]+@[^<>\s]+>\s*")
 _EMAIL_THEN_NAME = re.compile(r"\s*[^\s@()]+@[^\s()]+\s*\((.+)\)\s*")  # RSS: "a@b.example (Name)"
 _WORD_JOINER = "\u2060"
 _T = TypeVar("_T")
+_S = TypeVar("_S", StoryView, StoryOutline)
 
 
 def xml_text(text: str) -> str:
@@ -107,9 +111,12 @@ def person_name(text: str | None) -> str | None:
     return plain(_EMAIL.sub(" ", text)) or None
 
 
-def clean_story(story: StoryView) -> StoryView:
+def clean_story(story: _S) -> _S:
     """The story with every text field of every item made XML-safe (other fields kept);
-    the same object when there was nothing to remove, which is nearly always."""
+    the same object when there was nothing to remove, which is nearly always (told by one
+    search of all its text: lines never hold a mojibake pair across them)."""
+    if not _DIRTY.search("\n".join(_strings(story.items))):
+        return story
     items = tuple(_clean(item) for item in story.items)
     if all(new is old for new, old in zip(items, story.items, strict=True)):
         return story
@@ -119,6 +126,21 @@ def clean_story(story: StoryView) -> StoryView:
 @cache
 def _names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
+
+
+@cache
+def _getter(cls: type) -> Callable[[Any], tuple[Any, ...]]:
+    return attrgetter(*_names(cls))
+
+
+def _strings(records: Iterable[Any]) -> Iterator[str]:
+    """Every text of these records: their str fields and the strs in their tuple fields."""
+    for record in records:
+        for value in _getter(type(record))(record):
+            if isinstance(value, str):
+                yield value
+            elif isinstance(value, tuple):
+                yield from (v for v in value if isinstance(v, str))
 
 
 def _dirty(value: str) -> bool:

@@ -20,12 +20,25 @@ _PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
 _STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
 WEB_SCHEMES = ("http", "https")
+# What most links already are: http(s), a lower-case ASCII host without port or user, a path
+# and maybe a query and a fragment of characters left as they are, no "%" escape. Such a URI
+# is its own normal form, unless a segment is "." or ".." (looked for apart).
+_CHARS = r"[A-Za-z0-9_.~!*'();:@&=+$,/-]"
+_NORMAL = re.compile(rf"https?://[a-z0-9-]+(?:\.[a-z0-9-]+)*/{_CHARS}*"
+                     rf"(?:\?(?:{_CHARS}|\?)+)?(?:#(?:{_CHARS}|\?)+)?")
+_DOT_SEGMENT = re.compile(r"/\.\.?(?:[/?#]|$)")
 
 
 @lru_cache(maxsize=4096)
 def normal_uri(value: str) -> str | None:
     """`value` as an absolute URI in normal form, or None when it is not an absolute http(s),
     ftp or mailto URI (or cannot be encoded)."""
+    if _NORMAL.fullmatch(value) and not _DOT_SEGMENT.search(value):
+        return value
+    return _normalized(value)
+
+
+def _normalized(value: str) -> str | None:
     try:
         parts = urlsplit(value.strip())
     except ValueError:
