@@ -1000,20 +1000,21 @@ def _outlines(s: Session, story_ids: Sequence[int],
 
 
 def _full_views(s: Session, stories: Sequence[StoryOutline]) -> list[StoryView]:
-    ids = [item.id for story in stories for item in story.items]
-    topics = _topics_of(s, ids)
+    """The outlines with their items' text; the rest (dates, language, topics) is the
+    outline's, as the archive state digested it (publish/archive_state.py)."""
+    outlined = {item.id: item for story in stories for item in story.items}
     c = ITEMS.c
     items: dict[int, ItemView] = {}
-    for chunk in _chunks(ids):
-        for r in s.execute(select(c.id, c.source_id, c.title, c.link, c.canonical_link,
-                                  c.summary_html, c.content_html, c.author, c.language,
-                                  c.published, c.updated, c.first_seen)
+    for chunk in _chunks(list(outlined)):
+        for r in s.execute(select(c.id, c.title, c.link, c.canonical_link, c.summary_html,
+                                  c.content_html, c.author)
                            .where(c.id.in_(chunk))):
+            o = outlined[r.id]
             items[r.id] = ItemView(
-                source_id=r.source_id, title=r.title, link=r.canonical_link or r.link,
+                source_id=o.source_id, title=r.title, link=r.canonical_link or r.link,
                 summary_html=r.summary_html, content_html=r.content_html, author=r.author,
-                language=r.language, published=r.published, updated=r.updated,
-                topics=topics.get(r.id, ()), first_seen=r.first_seen)
+                language=o.language, published=o.published, updated=o.updated,
+                topics=o.topics, first_seen=o.first_seen)
     # An item pruned since the outline was read is left out, as a later read would.
     return [StoryView(story.uid, shown) for story in stories
             if (shown := tuple(items[i.id] for i in story.items if i.id in items))]
