@@ -24,10 +24,11 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 
 from aggregator.config import Config, SectionConfig
-from aggregator.publish.render import RenderContext
+from aggregator.publish.render import Outlet, RenderContext
 from aggregator.publish.urls import archive_dir
 from aggregator.publish.write import write_atomic
 from aggregator.store import StoryOutline, StoryView
@@ -63,9 +64,17 @@ def selection_key(config: Config, section: SectionConfig) -> str:
 def story_digest(story: StoryOutline, ctx: RenderContext) -> str:
     """Changes whenever the entry of `story` would render differently: the outline holds
     what its text changes with (ItemOutline.content_hash and `updated`)."""
-    outlets = tuple(ctx.outlets.get(item.source_id) for item in story.items)
+    # Plain values: the repr of dataclasses costs more than the rest of the digest.
+    items = tuple((i.id, i.source_id, i.language, str(i.published), str(i.updated),
+                   str(i.first_seen), i.content_hash, i.topics) for i in story.items)
+    outlets = tuple(_outlet(ctx.outlets.get(item.source_id)) for item in story.items)
     topics = sorted({(t, ctx.topic_titles.get(t)) for item in story.items for t in item.topics})
-    return _digest((RENDER_VERSION, ctx.base_url, story, outlets, topics))
+    return _digest((RENDER_VERSION, ctx.base_url, story.uid, items, outlets, topics))
+
+
+@lru_cache(maxsize=1024)
+def _outlet(outlet: Outlet | None) -> str:
+    return repr(outlet)
 
 
 def frame_digest(section: SectionConfig, ctx: RenderContext, day: str, prev: str | None,
