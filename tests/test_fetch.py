@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import socket
+import ssl
 import zlib
 
 import pytest
@@ -128,3 +129,20 @@ def test_redirect_loop_is_an_error(feed_server: FeedServer) -> None:
     feed_server.route("/b", Route(status=302, headers={"Location": "/a"}))
     with pytest.raises(FetchError, match="redirects"):
         fetch(SourceState("s", feed_server.url("/a")))
+
+
+def test_every_fetcher_verifies_tls_with_one_context() -> None:
+    """`run` makes a Fetcher per tick: they share one verifying context (reading the CA
+    bundle again per tick cost 0.1-0.2 s), and sharing never turns verification off."""
+
+    async def contexts() -> list[ssl.SSLContext]:
+        out = []
+        for _ in range(2):
+            async with Fetcher() as fetcher:
+                out.append(fetcher._client._transport.ssl_context)  # type: ignore[attr-defined]
+        return out
+
+    first, second = asyncio.run(contexts())
+    assert first is second
+    assert first.verify_mode == ssl.CERT_REQUIRED and first.check_hostname
+    assert first.cert_store_stats()["x509_ca"] > 0  # trust anchors loaded
