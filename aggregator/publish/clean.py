@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from functools import cache
 from html.entities import html5 as _HTML5_ENTITIES
 from operator import attrgetter
@@ -133,14 +133,16 @@ def _getter(cls: type) -> Callable[[Any], tuple[Any, ...]]:
     return attrgetter(*_names(cls))
 
 
-def _strings(records: Iterable[Any]) -> Iterator[str]:
+def _strings(records: Iterable[Any]) -> list[str]:
     """Every text of these records: their str fields and the strs in their tuple fields."""
+    found: list[str] = []
     for record in records:
         for value in _getter(type(record))(record):
             if isinstance(value, str):
-                yield value
-            elif isinstance(value, tuple):
-                yield from (v for v in value if isinstance(v, str))
+                found.append(value)
+            elif isinstance(value, tuple) and value:
+                found.extend(v for v in value if isinstance(v, str))
+    return found
 
 
 def _dirty(value: str) -> bool:

@@ -10,6 +10,7 @@ It must not make anything less safe: it only removes, renames or re-encodes.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import lxml.html
@@ -36,6 +37,7 @@ URL_ATTRIBUTES = frozenset({"href", "src", "cite"})
 _VOID_NAMES = "area base br col embed hr img input keygen link meta param source track wbr"
 VOID = frozenset(_VOID_NAMES.split())
 RENAMED = {"bdo": "bdi"}  # bidi override -> isolation: the direction survives, the risk not
+_FULL_DOCUMENT = re.compile(r"^\s*<(?:html|!doctype)", re.I)  # lxml.html does not wrap these
 
 
 @lru_cache(maxsize=2048)
@@ -44,10 +46,28 @@ def safe_html(fragment: str) -> str:
     http(s) URI (else dropped), balanced and escaped as HTML serializes it."""
     if not fragment.strip():
         return fragment
-    root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    root = _parse(fragment)
     _clean(root)
-    inner = etree.tostring(root, method="html", encoding="unicode")
-    return inner[len("<div>"):-len("</div>")]
+    inner = etree.tostring(root, method="html", encoding="unicode", with_tail=False)
+    return inner[len(f"<{root.tag}>"):-len(f"</{root.tag}>")]
+
+
+def _parse(fragment: str) -> lxml.html.HtmlElement:
+    """The fragment's nodes under one element with no attributes, as
+    lxml.html.fragment_fromstring(fragment, create_parent="div") places them (whitespace
+    before the first element dropped), but under the parsed <body> itself: moving every node
+    into a new element cost a third of this pass."""
+    if not _FULL_DOCUMENT.match(fragment):
+        document = etree.fromstring(f"<html><body>{fragment}</body></html>",
+                                    lxml.html.html_parser)
+        bodies = [e for e in document if e.tag == "body"]
+        if len(bodies) == 1:
+            body = bodies[0]
+            if body.text is not None and not body.text.strip():
+                body.text = None
+            body.attrib.clear()  # a <body> in the fragment lends its attributes to this one
+            return body
+    return lxml.html.fragment_fromstring(fragment, create_parent="div")
 
 
 def _clean(root: etree._Element) -> None:

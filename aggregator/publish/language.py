@@ -7,6 +7,8 @@ A code with an ISO 639-1 macrolanguage is published as that macrolanguage; other
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 # ISO 639-1 (184 codes; Debian iso-codes, iso_639-2.json alpha_2).
 _ISO_639_1_CODES = (
     "aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv "
@@ -33,6 +35,7 @@ UNDETERMINED = "und"  # BCP 47 "undetermined": a feed whose language nothing tel
 RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "ckb", "yi", "dv", "sd", "ug"})
 
 
+@lru_cache(maxsize=256)  # a section's items declare a few codes, asked about per entry
 def language_tag(code: str | None) -> str | None:
     """The ISO 639-1 code to publish for a declared language code, or None when it has none."""
     if not code:

@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from feedgen.ext.base import BaseExtension
@@ -214,7 +215,7 @@ def _entry(story: StoryView, dates: EntryDates, ctx: RenderContext, content: str
     if first.content_html and first.summary_html and (summary := safe_html(first.summary_html)):
         parts.append(xmltext.element("    ", "summary", summary, (("type", "html"),)))
     for topic in sorted({t for item in story.items for t in item.topics}):
-        label = plain(ctx.topic_titles.get(topic, topic)) or topic
+        label = _plain(ctx.topic_titles.get(topic, topic)) or topic
         parts.append(xmltext.element("    ", "category", None,
                                      (("term", topic), ("label", label))))
     parts.append(f"    <published>{dates.published.isoformat()}</published>\n")
@@ -225,6 +226,12 @@ def _entry(story: StoryView, dates: EntryDates, ctx: RenderContext, content: str
                              web_uri(outlet.link), plausible(first.updated, first)))
     parts.append("  </entry>\n")
     return "".join(parts)
+
+
+@lru_cache(maxsize=256)
+def _plain(title: str) -> str:
+    """plain() of a topic's title, asked for by every entry."""
+    return plain(title)
 
 
 def _text_construct(indent: str, tag: str, value: str) -> str:

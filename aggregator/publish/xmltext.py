@@ -45,6 +45,7 @@ def attributes(pairs: Iterable[tuple[str, str]]) -> str:
 def element(indent: str, tag: str, content: str | None,
             attrs: Iterable[tuple[str, str]] = ()) -> str:
     """One line: an element holding only text (None: none, written "<tag/>")."""
+    start = f"{tag}{attributes(attrs)}" if attrs else tag
     if content is None:
-        return f"{indent}<{tag}{attributes(attrs)}/>\n"
-    return f"{indent}<{tag}{attributes(attrs)}>{text(content)}</{tag}>\n"
+        return f"{indent}<{start}/>\n"
+    return f"{indent}<{start}>{text(content)}</{tag}>\n"
