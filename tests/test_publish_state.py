@@ -82,3 +82,35 @@ def test_an_older_state_file_renders_every_archive_once_more(paging: Paging,
     renders.clear()
     paging.poll_and_publish(T0 + timedelta(hours=4))
     assert renders == []
+
+
+def _subscription_files(harness: Paging) -> dict[str, tuple[bytes, int]]:
+    return {fmt: ((path := harness.public / f"war.{fmt}").read_bytes(), path.stat().st_mtime_ns)
+            for fmt in ("atom", "rss", "json")}
+
+
+def test_the_subscription_document_is_rendered_again_only_when_it_would_change(
+        paging: Paging, monkeypatch: pytest.MonkeyPatch) -> None:
+    import aggregator.publish as publish
+
+    rendered: list[str] = []
+    real = publish._subscription
+
+    def counting(out, section, *rest):  # type: ignore[no-untyped-def]
+        rendered.append(section.id)
+        return real(out, section, *rest)
+
+    monkeypatch.setattr(publish, "_subscription", counting)
+    paging.add(0, datetime(2026, 11, 18, 9, tzinfo=UTC))
+    paging.poll_and_publish(T0)
+    before = _subscription_files(paging)
+    paging.poll_and_publish(T0 + timedelta(minutes=30))  # nothing new
+    assert rendered == ["war"] and _subscription_files(paging) == before
+    (paging.public / "war.rss").unlink()  # a file gone: all three rendered, the others kept
+    paging.poll_and_publish(T0 + timedelta(minutes=40))
+    after = _subscription_files(paging)
+    assert rendered == ["war"] * 2 and after["rss"][0] == before["rss"][0]
+    assert after["atom"] == before["atom"] and after["json"] == before["json"]
+    paging.add(1, T0 + timedelta(minutes=45))  # a new story
+    paging.poll_and_publish(T0 + timedelta(minutes=50))
+    assert rendered == ["war"] * 3 and 1 in [_number(t) for t in paging.titles("war")]

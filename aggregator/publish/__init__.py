@@ -18,7 +18,6 @@ from pathlib import Path
 
 from aggregator.config import Config, SectionConfig
 from aggregator.publish.archive import (
-    ArchivePlan,
     Reader,
     in_batches,
     plan_archives,
@@ -30,6 +29,7 @@ from aggregator.publish.archive_state import (
     load_state,
     save_state,
     selection_key,
+    subscription_digest,
 )
 from aggregator.publish.clean import clean_story
 from aggregator.publish.dates import document_dates
@@ -127,9 +127,17 @@ def _publish_section(config: Config, store: Store, section: SectionConfig,
     del history
     stories = subscription_stories(newest, plan.current)
     # The archives first: the subscription document must never link a day not yet written.
-    others = _archive(out, section, plan, ctx, state, since, store.story_views)
+    others, days = write_archives(out, section, plan, ctx, state, store.story_views)
     page = Page(prev_archive=plan.days[0].day if plan.days else None)
-    changed, alternates = _subscription(out, section, stories, ctx, page, store.story_views)
+    current = subscription_digest(section, stories, ctx, page.prev_archive)
+    if current == state.current and all(feed_file(out, section.id, fmt).exists()
+                                        for fmt in ("atom", "rss", "json")):
+        changed, alternates = False, 0  # written from these very stories last time
+    else:
+        changed, alternates = _subscription(out, section, stories, ctx, page,
+                                            store.story_views)
+    if days or state.days:  # `since` is fixed once the first archive exists
+        save_state(out, section.id, ArchiveState(state.selection, since, days, current))
     section_page = SectionPage(section, store.story_views(newest),
                                archived=sum(len(d.stories) for d in plan.days),
                                days=len(plan.days))
@@ -165,15 +173,6 @@ def _subscription(out: Path, section: SectionConfig, stories: Sequence[StoryOutl
         if outlines:
             jsonfeed.write(JSON_END)
     return atom.changed, rss.changed + jsonfeed.changed
-
-
-def _archive(out: Path, section: SectionConfig, plan: ArchivePlan, ctx: RenderContext,
-             state: ArchiveState, since: datetime, read: Reader) -> int:
-    """Write the archives that changed and remember what they show."""
-    changed, days = write_archives(out, section, plan, ctx, state, read)
-    if days or state.days:  # `since` is fixed once the first archive exists
-        save_state(out, section.id, ArchiveState(state.selection, since, days))
-    return changed
 
 
 def publish_and_prune(config: Config, store: Store, now: datetime) -> list[Published]:

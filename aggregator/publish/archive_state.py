@@ -7,6 +7,8 @@
 - `selection`: what picks the section's stories (its topics and their rules, sources,
   languages). When that changes the section is a different feed: its archives are planned
   afresh.
+- `current`: a digest of what the subscription document and its alternates were last written
+  from, so that a publish with nothing new renders none of the three again.
 - per archive day, a digest of the document's frame (links, section, base URL) and of each
   story it holds, so an archive is rendered again only when something it shows changed. A
   story's digest is of its outline (item ids, dates, content hashes, topics, the names of
@@ -27,6 +29,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
+from aggregator import __version__
 from aggregator.config import Config, SectionConfig
 from aggregator.publish.render import Outlet, RenderContext
 from aggregator.publish.urls import archive_dir
@@ -53,6 +56,7 @@ class ArchiveState:
     selection: str  # digest of what selects the section's stories
     since: datetime | None  # when the first archive was written; None: none yet
     days: dict[str, DayRecord] = field(default_factory=dict)
+    current: str | None = None  # subscription_digest of the subscription document written
 
 
 def selection_key(config: Config, section: SectionConfig) -> str:
@@ -83,6 +87,16 @@ def frame_digest(section: SectionConfig, ctx: RenderContext, day: str, prev: str
                     section.description, section.languages, day, prev, next_day))
 
 
+def subscription_digest(section: SectionConfig, stories: Sequence[StoryOutline],
+                        ctx: RenderContext, prev_archive: str | None) -> str:
+    """Changes whenever the subscription document or an alternate would render differently:
+    its stories (story_digest), their order, its links, the section, the generator's
+    version."""
+    return _digest((RENDER_VERSION, __version__, ctx.base_url, ctx.hub, ctx.empty_updated,
+                    section.id, section.title, section.description, section.languages,
+                    prev_archive, [story_digest(story, ctx) for story in stories]))
+
+
 def _digest(value: object) -> str:
     return hashlib.blake2b(repr(value).encode("utf-8"), digest_size=16).hexdigest()
 
@@ -102,7 +116,7 @@ def load_state(output_dir: Path, section_id: str, selection: str) -> ArchiveStat
             return ArchiveState(selection, since)
         days = {day: DayRecord(rec["frame"], dict(rec["stories"]))
                 for day, rec in raw.get("days", {}).items()}
-        return ArchiveState(selection, since, days)
+        return ArchiveState(selection, since, days, raw.get("current"))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return ArchiveState(selection, None)
 
@@ -113,7 +127,7 @@ def save_state(output_dir: Path, section_id: str, state: ArchiveState) -> bool:
     data = {"version": VERSION, "selection": state.selection,
             "since": state.since.isoformat() if state.since else None,
             "days": {day: {"frame": rec.frame, "stories": rec.stories}
-                     for day, rec in sorted(state.days.items())}}
+                     for day, rec in sorted(state.days.items())}, "current": state.current}
     text = json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n"
     return write_atomic(state_file(output_dir, section_id), text.encode("utf-8"))
 
