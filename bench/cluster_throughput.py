@@ -1,7 +1,7 @@
 """Throughput and memory of story clustering (aggregator.pipeline.cluster), on one core.
 
     python bench/cluster_throughput.py [--items 100000] [--per-day 2000] [--batch 20]
-                                       [--mode both|cheap|embed] [--tracemalloc]
+                                       [--mode both|cheap|embed|window] [--tracemalloc]
                                        [--embed-chars N] [--repeats N] [--against DIR]
 
 A deterministic synthetic stream (the same seed gives the same items): news-sized items (a
@@ -21,6 +21,12 @@ the window size at the end, and the process's peak RSS (getrusage ru_maxrss, mod
 with --tracemalloc, also the peak of Python allocations (slower: the rate is then not a
 throughput figure).
 
+`window` measures memory instead: bytes per window item, tracemalloc's count of what a
+Clusterer (levels 1-2) holds once it has placed the first --items items (say 20,000) in polls
+of BATCH, all inside its window, and what a fresh one holds once warmed with the same items and
+the story ids the first gave them (a restart). The items are copied inside the trace and let go,
+so the text a Clusterer keeps of them counts.
+
 Before/after on a shared, noisy machine: `--against DIR` measures the `aggregator` package of
 another source tree (e.g. `git worktree add /tmp/before HEAD~3`) in the same run, each repeat
 running both engines one after the other in fresh processes (`--repeats`, default 3); the
@@ -30,9 +36,11 @@ summary gives medians and the ratios of this tree's medians to DIR's.
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
 import json
 import os
+import pickle
 import random
 import re
 import resource
@@ -181,6 +189,33 @@ def run(mode: str, items: list[ClusterItem], batch: int, trace: bool,
     return out
 
 
+def window_bytes(items: list[ClusterItem], batch: int) -> dict[str, object]:
+    """Bytes per window item after `add_many` of `items`, and after `warm` with their stories."""
+    span = items[-1].published - items[0].published + timedelta(days=1)  # one window holds all
+    frozen = pickle.dumps(items)
+    out: dict[str, object] = {"mode": "window", "items": len(items)}
+    stories: dict[object, object] = {}
+    for how in ("add", "warm"):
+        gc.collect()
+        tracemalloc.start()
+        copies = pickle.loads(frozen)
+        clusterer = Clusterer(span, embedder=None)
+        if how == "add":
+            for start in range(0, len(copies), batch):
+                clusterer.add_many(copies[start:start + batch])
+        else:
+            clusterer.warm([(item, stories[item.key]) for item in copies])
+        del copies
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        stories = stories or {item.key: clusterer.story_of(item.key) for item in items}
+        out[f"window_items_{how}"] = len(clusterer)
+        out[f"bytes_per_item_{how}"] = round(held / len(clusterer))
+        del clusterer
+    return out
+
+
 def _child(mode: str, args: argparse.Namespace, tree: str | None = None) -> dict[str, object]:
     """One mode in a fresh process (its own peak RSS), with `tree`'s package when given."""
     env = dict(os.environ)
@@ -198,7 +233,8 @@ def _child(mode: str, args: argparse.Namespace, tree: str | None = None) -> dict
 
 def _summary(mode: str, runs: dict[str, list[dict[str, object]]]) -> dict[str, object]:
     """Medians per engine, and this tree's over the other's."""
-    keys = ("items_per_s", "items_per_cpu_s", "peak_rss_mib", "tracemalloc_peak_mib")
+    keys = ("items_per_s", "items_per_cpu_s", "peak_rss_mib", "tracemalloc_peak_mib",
+            "bytes_per_item_add", "bytes_per_item_warm")
     medians: dict[str, float] = {}
     for engine, results in runs.items():
         for key in keys:
@@ -217,7 +253,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--per-day", type=int, default=2_000)
     parser.add_argument("--batch", type=int, default=20)
-    parser.add_argument("--mode", choices=("both", "cheap", "embed"), default="both")
+    parser.add_argument("--mode", choices=("both", "cheap", "embed", "window"), default="both")
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--embed-chars", type=int, default=None,
                         help="characters of title + lead embedded (default: the engine's)")
@@ -239,6 +275,9 @@ def main() -> None:
                 print(json.dumps(_summary(mode, runs)), flush=True)
         return
     items = stream(args.items, args.per_day)
+    if args.mode == "window":
+        print(json.dumps(window_bytes(items, args.batch)))
+        return
     result = run(args.mode, items, args.batch, args.tracemalloc, args.embed_chars)
     if args.embed_chars:
         result["embed_chars"] = args.embed_chars

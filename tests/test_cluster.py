@@ -136,6 +136,20 @@ def test_a_daily_template_with_other_figures_is_another_story() -> None:
     assert same.story_id == later.story_id
 
 
+def test_a_warmed_item_keeps_its_figures_once_its_text_is_let_go() -> None:
+    """The window keeps a stored item's figures, not its title and summary (memory): the
+    daily template's veto must still hold against it, and its own figures still join."""
+    c = cheap()
+    stored = item("a", "سعر الدولار اليوم مقابل الجنيه", TEMPLATE.format("49.55", "49.65"))
+    c.warm([(stored, 7)])
+    other_day = c.add(item("b", "سعر الدولار اليوم مقابل الجنيه",
+                           TEMPLATE.format("49.38", "49.48"), hours=24))
+    assert other_day.created
+    same_day = c.add(item("c", "سعر الدولار اليوم مقابل الجنيه",
+                          TEMPLATE.format("49.55", "49.65"), hours=1))
+    assert (same_day.story_id, same_day.rule) == (7, "title")
+
+
 def test_weekdays_that_disagree_keep_a_weather_template_apart() -> None:
     c = cheap()
     text = ("توقعت الهيئة العامة للأرصاد الجوية أن يكون الطقس يوم {} حارا نهارا على معظم المناطق، "
@@ -325,6 +339,11 @@ def test_verification_is_the_same_with_and_without_numpy() -> None:
         assert minhash._jaccard(*sets) == minhash._jaccard(*arrays)
         assert minhash._passage_jaccard(one, two, *sets) == \
             minhash._passage_jaccard(one, two, *arrays)
+        probe = minhash._Probe(a, arrays[0])  # level 2's, once for an item's candidates
+        shared = probe.shared(arrays[1])
+        assert int(shared.sum()) == minhash._common(*arrays)
+        assert minhash._passage_jaccard(one, two, *arrays, passage=probe.longest_passage(shared)) \
+            == minhash._passage_jaccard(one, two, *sets)
 
 
 def test_the_sketch_estimates_the_exact_jaccard() -> None:

@@ -32,6 +32,12 @@ their story uids) and the vectors kept from `vector(key)` (embed.to_bytes), so t
 not encoded again; per source, `add_many(new items)` before they are inserted, and the store
 writes each Decision (story, level, rule, score, matched item) on the item and moves the
 stories in `merged` into story_id. Nothing here needs the database.
+
+    model.py      ClusterItem, Decision, Thresholds: what goes in and out
+    clusterer.py  the Clusterer: the levels, the decision, the window's bookkeeping
+    window.py     what the window keeps per item (_Rec) and per story (_Story)
+    minhash.py    level 2: signatures, sketches, 4-gram sets, Jaccard and passage checks
+    figures.py    the figures that veto a match, and the footers cut before shingling
 """
 
 from aggregator.pipeline.cluster.clusterer import Clusterer

@@ -19,6 +19,7 @@ from aggregator.pipeline.cluster.minhash import (
     _gram_set,
     _jaccard,
     _passage_jaccard,
+    _Probe,
     _same_slots,
     _sign,
 )
@@ -159,6 +160,9 @@ class Clusterer:
             taken.append(rec)
         if self.embedder is not None:
             self._embed_stored(taken, vectors or {})
+        for rec in taken:
+            if rec.alive:
+                rec.settle(figures=True)
         return len(taken)
 
     def story_of(self, key: Hashable) -> StoryId | None:
@@ -213,6 +217,8 @@ class Clusterer:
             rec.decision = decision
             self._index(rec, story)
             self._keep_vector(rec, position, batch)
+            if rec.alive:
+                rec.settle()
             return decision
         found: dict[_Story, _Match] = {}
         # one pass over the buckets finds the candidates and takes the empty ones for this item
@@ -247,6 +253,8 @@ class Clusterer:
         story.first = min(story.first, item.published)
         self._index(rec, story, shared)
         self._keep_vector(rec, position, batch)
+        if rec.alive:
+            rec.settle()
         return decision
 
     def _near(self, rec: _Rec, other: _Rec) -> bool:
@@ -303,17 +311,25 @@ class Clusterer:
             if match is None or match.level > 1:
                 candidates.append((same, other))
         candidates.sort(key=lambda c: (-c[0], c[1].seq))  # sets iterate in address order
-        mine = rec.shingles() if candidates else None
+        if not candidates:
+            return
+        mine = rec.shingles()
+        probe = _Probe(rec.text, mine) if _NUMPY is not None else None
         for _, other in candidates[:_VERIFY]:
             theirs = other.own if other.own is not None else _gram_set(other.text)
-            if _NUMPY is not None:
+            if probe is not None:
                 other.own = theirs
-            common = _common(mine, theirs)
+                inside = probe.shared(theirs)  # which of mine they have
+                common = int(_NUMPY.count_nonzero(inside))
+            else:
+                common = _common(mine, theirs)
             score = _jaccard(mine, theirs, common)
             if score < limits.near_duplicate or rec.conflicts(other):
                 continue
-            if score < limits.copy and (
-                    _passage_jaccard(rec, other, mine, theirs, common) < limits.passage):
+            if score < limits.copy and _passage_jaccard(
+                    rec, other, mine, theirs, common,
+                    probe.longest_passage(inside) if probe is not None else None,
+            ) < limits.passage:
                 continue
             self._offer(found, other.story, _Match(2, score, "near_duplicate", other))
 
@@ -557,6 +573,6 @@ class Clusterer:
             survivor.members[key] = rec
         survivor.sources.update(absorbed.sources)
         survivor.first = min(survivor.first, absorbed.first)
-        survivor.names |= absorbed.names
+        survivor.names += absorbed.names
         for name in absorbed.names:
             self._stories[name] = survivor

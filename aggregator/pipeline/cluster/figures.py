@@ -47,7 +47,9 @@ def _figures(text: str) -> frozenset[str]:
         return _NONE
     if _NON_ASCII_DIGIT.search(text) is not None:
         text = text.translate(_DIGITS)
-    scores = {"-".join(sorted(m.groups())) for m in _SCORE.finditer(text)}
+    # the score pattern's look-behind is tried at every position: only run it where a dash is
+    scores = {"-".join(sorted(m.groups())) for m in _SCORE.finditer(text)} \
+        if "-" in text or "\u2013" in text else set()
     if scores:
         text = _SCORE.sub(" ", text)
     numbers = {n for n in map(_number, _NUMBER.findall(text)) if n}

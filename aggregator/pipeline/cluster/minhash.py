@@ -29,14 +29,15 @@ _MASK = (1 << 64) - 1
 _MULT = 0x9E3779B97F4A7C15
 _BORROW = 0x5851F42D4C957F2D
 _ROW_MULTS = (0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93)
-# Band keys keep 30 bits: one-digit Python ints, cheap to make, hash and store; a chance
-# collision among ~300,000 keys costs a candidate that the sketch then rejects.
+# Band keys keep 30 bits: an item keeps its 42 in one array of 32-bit ints (232 bytes; a tuple
+# of Python ints costs 1.6 KB), read back as one-digit ints, cheap to hash; a chance collision
+# among ~300,000 keys costs a candidate that the sketch then rejects.
 
 
 class _Signed(NamedTuple):
     """What level 2 keeps of a text: its LSH band keys and its 1-byte-per-slot sketch."""
 
-    bands: tuple[int, ...]
+    bands: array  # 42 unsigned 32-bit band keys: 232 bytes, where a tuple of ints costs 1.6 KB
     sketch: int  # one byte per slot, slot i in bits 8i..8i+7
 
 
@@ -60,7 +61,8 @@ def _finish(sig: list[int]) -> _Signed:
         a, b, c = sig[band * _ROWS:band * _ROWS + _ROWS]
         key = (a * _ROW_MULTS[0] + b * _ROW_MULTS[1] + c * _ROW_MULTS[2] + band) & _MASK
         bands.append((((key ^ key >> 29) * _MULT) & _MASK) >> 34)
-    return _Signed(tuple(bands), int.from_bytes(bytes((h >> 49) & 0xFF for h in sig), "little"))
+    return _Signed(array("I", bands),
+                   int.from_bytes(bytes((h >> 49) & 0xFF for h in sig), "little"))
 
 
 def _sign_python(text: str) -> _Signed | None:
@@ -86,7 +88,7 @@ def _sign_python(text: str) -> _Signed | None:
 def _sign_numpy(texts: Sequence[str], np: Any) -> list[_Signed | None]:
     u64 = np.uint64
     raws = [t.encode("utf-16-le") for t in texts]
-    lengths = np.fromiter((len(r) // 2 for r in raws), dtype=np.int64, count=len(raws))
+    lengths = np.array(list(map(len, raws)), dtype=np.int64) >> 1
     units = np.frombuffer(b"".join(raws), dtype="<u2").astype(u64)
     if len(units) < 4:
         return [None] * len(texts)
@@ -104,17 +106,20 @@ def _sign_numpy(texts: Sequence[str], np: Any) -> list[_Signed | None]:
         nearest = np.minimum.accumulate(np.concatenate([at, at + _SLOTS], axis=1)[:, ::-1],
                                         axis=1)[:, ::-1][:, :_SLOTS]
         distance = nearest - np.arange(_SLOTS)
-        source = np.take_along_axis(sig, nearest % _SLOTS, axis=1)
+        rows_at = np.arange(0, len(texts) * _SLOTS, _SLOTS)[:, None]
+        source = sig.ravel()[nearest % _SLOTS + rows_at]  # take_along_axis, without its checks
         sig = np.where(filled, sig, source + distance.astype(u64) * u64(_BORROW))
     rows = sig[:, :_BANDS * _ROWS].reshape(len(texts), _BANDS, _ROWS)
     keys = (rows[:, :, 0] * u64(_ROW_MULTS[0]) + rows[:, :, 1] * u64(_ROW_MULTS[1])
             + rows[:, :, 2] * u64(_ROW_MULTS[2]) + np.arange(_BANDS, dtype=u64))
     keys = ((keys ^ keys >> u64(29)) * u64(_MULT)) >> u64(34)
     sketches = ((sig >> u64(49)) & u64(0xFF)).astype(np.uint8).tobytes()
-    return [_Signed(tuple(k), int.from_bytes(sketches[i * _SLOTS:(i + 1) * _SLOTS], "little"))
+    bands = keys.astype(np.uint32).tobytes()  # 30-bit keys: nothing is lost
+    step = 4 * _BANDS
+    return [_Signed(array("I", bands[i * step:(i + 1) * step]),
+                    int.from_bytes(sketches[i * _SLOTS:(i + 1) * _SLOTS], "little"))
             if ok else None
-            for i, (k, ok) in enumerate(zip(keys.tolist(), filled.any(axis=1).tolist(),
-                                            strict=True))]
+            for i, ok in enumerate(filled.any(axis=1).tolist())]
 
 
 def _numpy() -> Any:
@@ -192,35 +197,68 @@ def _jaccard(a: Any, b: Any, common: int | None = None) -> float:
 
 
 def _passage_jaccard(rec: _Rec, other: _Rec, mine: Any, theirs: Any,
-                     common: int | None = None) -> float:
+                     common: int | None = None,
+                     passage: tuple[int, int] | None = None) -> float:
     """Jaccard once the longest passage of `rec` whose 4-grams `other` all has is left out of
     both; 1.0 when that passage is (90 % of) the shorter body, which is then copied whole
     under a new headline. Boilerplate (a syndication footer, a disclaimer) is one long shared
-    passage beside bodies that differ; a light edit shares many shorter passages."""
+    passage beside bodies that differ; a light edit shares many shorter passages. `passage`:
+    that run as `_Probe.longest_passage` found it, when the caller has one."""
     inter = _common(mine, theirs) if common is None else common
-    if isinstance(theirs, set):
-        best, passage = _longest_shared_passage_py(rec.text, theirs)
+    if passage is not None:
+        best, passage_grams = passage
+    elif isinstance(theirs, set):
+        best, passage_grams = _longest_shared_passage_py(rec.text, theirs)
     else:
-        best, passage = _longest_shared_passage_np(rec.text, theirs)
+        best, passage_grams = _longest_shared_passage_np(rec.text, theirs)
     body = min(len(rec.text) - len(rec.title_key), len(other.text) - len(other.title_key)) - 4
     if best >= 0.9 * body:
         return 1.0
-    return (inter - passage) / (len(mine) + len(theirs) - inter - passage or 1)
+    return (inter - passage_grams) / (len(mine) + len(theirs) - inter - passage_grams or 1)
 
 
 def _longest_shared_passage_np(text: str, theirs: Any) -> tuple[int, int]:
     """(4-grams in the first longest run of shared 4-grams of `text`, distinct ones in it)."""
-    np = _NUMPY
     words = _gram_words(text)
-    flags = np.zeros(len(words) + 2, dtype=np.int8)
-    flags[1:-1] = _members(words, theirs)
-    edges = np.flatnonzero(np.diff(flags))  # run starts and ends, alternately
+    start, best = _longest_run(_members(words, theirs))
+    return best, len(_distinct(words[start:start + best]))
+
+
+def _longest_run(shared: Any) -> tuple[int, int]:
+    """(start, length) of the first longest run of True in a numpy bool array; (0, 0): none."""
+    flags = _NUMPY.zeros(len(shared) + 2, dtype=_NUMPY.int8)
+    flags[1:-1] = shared
+    edges = _NUMPY.flatnonzero(_NUMPY.diff(flags))  # run starts and ends, alternately
     if not len(edges):
         return 0, 0
     lengths = edges[1::2] - edges[::2]
     first = int(lengths.argmax())  # the first of the longest
-    start, best = int(edges[2 * first]), int(lengths[first])
-    return best, len(_distinct(words[start:start + best]))
+    return int(edges[2 * first]), int(lengths[first])
+
+
+class _Probe:
+    """A new item's 4-grams set up for the candidates it is verified against (numpy only):
+    `own`, its distinct 4-grams (`_gram_set`), and, from the first passage check on, where
+    each 4-gram of the text, in text order, sits among them. A candidate then costs one search
+    of the distinct 4-grams, which gives both the shared count and the longest passage."""
+
+    __slots__ = ("text", "own", "_at")
+
+    def __init__(self, text: str, own: Any) -> None:
+        self.text = text
+        self.own = own
+        self._at: Any = None
+
+    def shared(self, theirs: Any) -> Any:
+        """Which of `own` the sorted array `theirs` holds."""
+        return _members(self.own, theirs)
+
+    def longest_passage(self, shared: Any) -> tuple[int, int]:
+        """What `_longest_shared_passage_np` finds, from `shared(theirs)`."""
+        if self._at is None:  # every 4-gram is in `own`: its place there is exact
+            self._at = _NUMPY.searchsorted(self.own, _gram_words(self.text))
+        start, best = _longest_run(shared[self._at])
+        return best, len(_distinct(self._at[start:start + best]))
 
 
 def _longest_shared_passage_py(text: str, theirs: set[int]) -> tuple[int, int]:
