@@ -6,39 +6,17 @@ more without forgetting when the first archive was written."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from feedserver import FeedServer
+import test_paging
 from test_paging import T0, Paging, _number
 
-import aggregator.publish.archive as archive_module
 from aggregator.publish.archive_state import VERSION
 
-
-@pytest.fixture
-def paging(tmp_path: Path, feed_server: FeedServer) -> Iterator[Paging]:
-    harness = Paging(tmp_path, feed_server)
-    try:
-        yield harness
-    finally:
-        harness.store.close()
-
-
-@pytest.fixture
-def renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The days of the archive documents rendered, in order."""
-    days: list[str] = []
-    real = archive_module.render_atom
-
-    def counting(section, stories, ctx, page):  # type: ignore[no-untyped-def]
-        days.append(page.day)
-        return real(section, stories, ctx, page)
-
-    monkeypatch.setattr(archive_module, "render_atom", counting)
-    return days
+# test_paging's harness and its count of the archive days rendered
+paging, renders = test_paging.paging, test_paging.renders
 
 
 def _state_path(harness: Paging) -> Path:
