@@ -72,7 +72,7 @@ SYNC_LOCK_KEY = 0x6167736f  # "agso": held while feeds.yaml's sources are writte
 _VALUES = bindparam("values", expanding=True)
 _EXISTING = select(ITEMS.c.identity, ITEMS.c.id, ITEMS.c.content_hash, ITEMS.c.updated).where(
     ITEMS.c.source_id == bindparam("source"), ITEMS.c.identity.in_(_VALUES))
-_TOMBSTONED = select(TOMBSTONES.c.identity, TOMBSTONES.c.identity).where(
+_TOMBSTONED = select(TOMBSTONES.c.identity).where(
     TOMBSTONES.c.source_id == bindparam("source"), TOMBSTONES.c.identity.in_(_VALUES))
 _ITEM_IDS = select(ITEMS.c.identity, ITEMS.c.id).where(
     ITEMS.c.source_id == bindparam("source"), ITEMS.c.identity.in_(_VALUES))
@@ -743,7 +743,8 @@ def _upsert_items(s: Session, source_id: str, entries: Sequence[Entry], now: dat
                                               source=source_id)}
     new = [e for e in entries if e.identity not in existing]
     if new:
-        gone = _lookup(s, _TOMBSTONED, [e.identity for e in new], source=source_id)
+        gone = {r.identity for r in _rows(s, _TOMBSTONED, [e.identity for e in new],
+                                            source=source_id)}
         new = [e for e in new if e.identity not in gone]
     changed = [(existing[e.identity].id, e) for e in entries
                if e.identity in existing and existing[e.identity].content_hash != e.content_hash]
