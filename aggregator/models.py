@@ -8,6 +8,7 @@ Nothing here touches the network, the database or the clock.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -107,6 +108,19 @@ class Unchanged:
 
     source_id: str
     fetched: FetchResult  # the 304, or the 200 whose body hash matched
+    now: datetime  # when it was polled
+    next_check_at: datetime
+    duration: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """A poll that brought a new body, parsed: what the store writes of it."""
+
+    source_id: str
+    fetched: FetchResult  # the 200
+    feed: ParsedFeed  # the feed's own fields (title, link, language)
+    entries: Sequence[Entry]  # identified and tagged
     now: datetime  # when it was polled
     next_check_at: datetime
     duration: float = 0.0

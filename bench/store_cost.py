@@ -2,7 +2,11 @@
 benchmark's corpus parsed in this process first, then every feed saved (`Store.save_feed`,
 stories decided by levels 1-2) into a new SQLite database, timed alone.
 
-    .venv/bin/python bench/store_cost.py [--feeds 500] [--profile] [--against DIR]
+    .venv/bin/python bench/store_cost.py [--feeds 500] [--group N] [--profile] [--against DIR]
+
+`--group N` saves N feeds per transaction (`Store.save_feeds`), as the poller does with the
+feeds waiting for its store thread (1: one transaction per feed; a tree without save_feeds is
+always measured one feed at a time).
 
 Prints CPU seconds (this process) and wall seconds of the saving; with --profile, the
 functions holding most of it (cProfile, cumulative). `--against DIR` runs the same in a
@@ -30,7 +34,8 @@ import corpus
 HERE = Path(__file__).resolve().parent
 
 
-def measure(feeds: int, profile: bool) -> dict[str, float]:
+def measure(feeds: int, profile: bool, group: int = 1) -> dict[str, float]:
+    from aggregator import models
     from aggregator.config import SourceConfig
     from aggregator.models import FetchResult
     from aggregator.pipeline import process
@@ -57,9 +62,16 @@ def measure(feeds: int, profile: bool) -> dict[str, float]:
         started, cpu = time.perf_counter(), time.process_time()
         if profiler:
             profiler.enable()
-        for source, fetched, feed, entries in parsed:
-            store.save_feed(source.id, fetched=fetched, feed=feed, entries=entries, now=now,
-                            next_check_at=now + timedelta(minutes=15), decider=stories)
+        due = now + timedelta(minutes=15)
+        if group > 1 and hasattr(store, "save_feeds"):
+            changed = [models.Changed(source.id, fetched, feed, entries, now, due)
+                       for source, fetched, feed, entries in parsed]
+            for start in range(0, len(changed), group):
+                store.save_feeds(changed[start:start + group], stories)
+        else:
+            for source, fetched, feed, entries in parsed:
+                store.save_feed(source.id, fetched=fetched, feed=feed, entries=entries,
+                                now=now, next_check_at=due, decider=stories)
         if profiler:
             profiler.disable()
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -74,12 +86,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=500)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--group", type=int, default=1, help="feeds per transaction (1)")
     parser.add_argument("--against", type=Path, help="another tree holding `aggregator`")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child or not args.against:
-        print(json.dumps(measure(args.feeds, args.profile)), flush=True)
+        print(json.dumps(measure(args.feeds, args.profile, args.group)), flush=True)
         return 0
     trees = {"this": HERE.parent, "against": args.against.resolve()}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
@@ -87,7 +100,8 @@ def main() -> int:
         for name, tree in trees.items():
             env = {**os.environ, "PYTHONPATH": str(tree)}
             done = subprocess.run([sys.executable, __file__, "--child", "--feeds",
-                                   str(args.feeds)], env=env, check=True,
+                                   str(args.feeds), "--group", str(args.group)], env=env,
+                                  check=True,
                                   capture_output=True, text=True)
             runs[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
             print(name, runs[name][-1], flush=True)

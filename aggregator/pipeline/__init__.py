@@ -6,10 +6,13 @@
                    └ any SourceError: an `error` outcome for that source; the pass goes on
 
 The store asks `stories` (one Clusterer, warmed from the store at the first stored feed) which
-story each new item joins, inside the source's transaction.
+story each new item joins, inside the transaction that stores them.
 
-Fetching runs on the event loop; the CPU work (parse … tag) and the database writes of
-each source run one after the other in a worker thread, so fetches keep flowing meanwhile.
+Fetching runs on the event loop; the CPU work (parse … tag) runs in worker processes (or,
+for a small pass, in the store thread), and the database writes in one store thread, so
+fetches keep flowing meanwhile. Parsed feeds that wait for the store thread are stored
+together, in one transaction (a group commit: a busy first poll writes a few dozen
+transactions, not one per source); if that fails, one by one.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import random
 import secrets
 import socket
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -32,6 +36,7 @@ from typing import TYPE_CHECKING
 from aggregator.config import Config, SourceConfig
 from aggregator.errors import FetchError, SourceError
 from aggregator.models import (
+    Changed,
     Entry,
     FetchResult,
     ParsedFeed,
@@ -53,6 +58,7 @@ if TYPE_CHECKING:  # the store imports the dedupe decider from this package
 log = logging.getLogger("aggregator.poll")
 PARSE_POOL_MIN_SOURCES = 8  # below this, starting worker processes costs more than it saves
 QUIET_BATCH = 500  # 304s written (and their claims released) together in a shared pass
+GROUP_MAX = 32  # parsed feeds stored in one transaction at most
 Clock = Callable[[], datetime]
 
 
@@ -132,11 +138,14 @@ class Poller:
                          batch=2 * settings.max_concurrency if self.shared else None)
         quiet: list[Unchanged] = []  # written together: most of a pass, most of the time
         results: list[PollOutcome | _Unreachable] = []
-        self._stage = asyncio.Semaphore(2 * max(self.parse_workers, 1) + 2)
+        # Parsed feeds in flight (parsing or waiting for the store): bounded, and enough of
+        # them for the store thread to find several waiting when it is the bottleneck.
+        self._stage = asyncio.Semaphore(4 * max(self.parse_workers, 1) + 8)
         heartbeat = asyncio.create_task(self._heartbeat(loop))
         try:
             with self._parse_pool(len(source_ids)) as pool, \
                     ThreadPoolExecutor(max_workers=1, thread_name_prefix="store") as worker:
+                line = _StoreLine(loop, worker, self._finish)
                 async with self._fetcher_factory() as fetcher:
 
                     async def each(state: SourceState) -> PollOutcome | _Unreachable:
@@ -152,8 +161,8 @@ class Poller:
                             if _unchanged(state, fetched):
                                 outcome = self._quiet(state, fetched, started, quiet)
                             else:
-                                outcome = await self._changed(loop, pool, worker, state,
-                                                              fetched, started)
+                                outcome = await self._changed(loop, pool, worker, line,
+                                                              state, fetched, started)
                         if on_outcome:
                             on_outcome(outcome)
                         return outcome
@@ -249,43 +258,82 @@ class Poller:
                                    initializer=_init_worker, initargs=(self.config,))
 
     async def _changed(self, loop: asyncio.AbstractEventLoop, pool: Executor | None,
-                       worker: Executor, state: SourceState, fetched: FetchResult,
-                       started: float) -> PollOutcome:
+                       worker: Executor, line: _StoreLine, state: SourceState,
+                       fetched: FetchResult, started: float) -> PollOutcome:
         """A new body: parse … tag in a worker process (when there is a pool), then store
         in the store thread."""
         async with self._stage:  # bounded: parsed feeds must not pile up before the store
-            return await self._process_and_store(loop, pool, worker, state, fetched, started)
+            now = self.clock()
+            processed = None
+            if pool is not None:
+                try:
+                    processed = await loop.run_in_executor(pool, _process_in_worker, fetched,
+                                                           state.source_id, now)
+                except SourceError as exc:
+                    return await loop.run_in_executor(worker, self._fail, state, exc, started,
+                                                      True)
+                except Exception as exc:  # a crashed worker: record it, keep the pass going
+                    log.exception("worker failed on %s", state.source_id)
+                    return await loop.run_in_executor(
+                        worker, self._fail, state, SourceError(f"internal error: {exc!r}"),
+                        started, True)
+            return await line.store(_Job(state, fetched, started, now, processed))
 
-    async def _process_and_store(self, loop: asyncio.AbstractEventLoop, pool: Executor | None,
-                                 worker: Executor, state: SourceState, fetched: FetchResult,
-                                 started: float) -> PollOutcome:
-        now = self.clock()
-        processed = None
-        if pool is not None:
+    def _finish(self, jobs: Sequence[_Job]) -> list[PollOutcome]:
+        """Process (unless a worker did) and store parsed fetches: in one transaction when
+        there are several, else (or when that fails) one by one; never raises for a
+        source's fault or a bug, which become that source's error."""
+        outcomes: dict[int, PollOutcome] = {}
+        ready: list[tuple[int, Changed]] = []
+        for i, job in enumerate(jobs):
             try:
-                processed = await loop.run_in_executor(pool, _process_in_worker, fetched,
-                                                       state.source_id, now)
-            except SourceError as exc:
-                return await loop.run_in_executor(worker, self._fail, state, exc, started, True)
-            except Exception as exc:  # a crashed worker: record it, keep the pass going
-                log.exception("worker failed on %s", state.source_id)
-                return await loop.run_in_executor(
-                    worker, self._fail, state, SourceError(f"internal error: {exc!r}"),
-                    started, True)
-        return await loop.run_in_executor(worker, self._finish, state, fetched, started,
-                                          processed, now)
+                ready.append((i, self._changes(job)))
+            except Exception as exc:
+                outcomes[i] = self._failed(job, exc)
+        if len(ready) > 1:
+            try:
+                self.stories.warm(self.store, ready[0][1].now)  # lazily: at the first feed
+                counts = self.store.save_feeds([c for _, c in ready], self.stories)
+            except Exception:
+                log.warning("could not store %d feeds in one transaction; storing them one "
+                            "by one", len(ready), exc_info=True)
+            else:
+                for (i, changed), (new, updated) in zip(ready, counts, strict=True):
+                    outcomes[i] = self._stored(changed, jobs[i].started, new, updated)
+                ready = []
+        for i, changed in ready:
+            try:
+                self.stories.warm(self.store, changed.now)
+                [(new, updated)] = self.store.save_feeds([changed], self.stories)
+            except Exception as exc:
+                outcomes[i] = self._failed(jobs[i], exc)
+            else:
+                outcomes[i] = self._stored(changed, jobs[i].started, new, updated)
+        return [outcomes[i] for i in range(len(jobs))]
 
-    def _finish(self, state: SourceState, fetched: FetchResult, started: float,
-                processed: Processed | None = None, now: datetime | None = None) -> PollOutcome:
-        """Process (unless a worker did) and store one source's fetch; never raises."""
-        source = self.config.source(state.source_id)
-        try:
-            return self._store(state, source, fetched, now or self.clock(), started, processed)
-        except SourceError as exc:
-            return self._fail(state, exc, started, True)
-        except Exception as exc:  # a bug must not stop the pass: record it on the source
-            log.exception("internal error while processing %s", state.source_id)
-            return self._fail(state, SourceError(f"internal error: {exc!r}"), started, True)
+    def _changes(self, job: _Job) -> Changed:
+        """What the store writes of one parsed fetch (parsed here when no worker did)."""
+        source = self.config.source(job.state.source_id)
+        feed, entries = job.processed or process(job.fetched, source, self.matcher, job.now,
+                                                 self.languages)
+        hints = Hints(cache_control=job.fetched.cache_control, expires=job.fetched.expires,
+                      ttl_minutes=feed.ttl_minutes)
+        return Changed(job.state.source_id, job.fetched, feed, entries, job.now,
+                       self._due(source, job.now, hints=hints), time.monotonic() - job.started)
+
+    @staticmethod
+    def _stored(changed: Changed, started: float, new: int, updated: int) -> PollOutcome:
+        kind = "new" if new else "updated" if updated else "unchanged"
+        return PollOutcome(changed.source_id, kind, new=new, updated=updated,
+                           seen=len(changed.entries), status=changed.fetched.status,
+                           duration=time.monotonic() - started)
+
+    def _failed(self, job: _Job, exc: Exception) -> PollOutcome:
+        if not isinstance(exc, SourceError):  # a bug must not stop the pass: record it
+            log.error("internal error while processing %s", job.state.source_id,
+                      exc_info=exc)
+            exc = SourceError(f"internal error: {exc!r}")
+        return self._fail(job.state, exc, job.started, True)
 
     def _quiet(self, state: SourceState, fetched: FetchResult, started: float,
                quiet: list[Unchanged]) -> PollOutcome:
@@ -299,21 +347,6 @@ class Poller:
         return PollOutcome(state.source_id,
                            "not_modified" if fetched.not_modified else "unchanged",
                            status=fetched.status, duration=duration)
-
-    def _store(self, state: SourceState, source: SourceConfig, fetched: FetchResult,
-               now: datetime, started: float, processed: Processed | None) -> PollOutcome:
-        hints = Hints(cache_control=fetched.cache_control, expires=fetched.expires)
-        feed, entries = processed or process(fetched, source, self.matcher, now,
-                                             self.languages)
-        hints = replace(hints, ttl_minutes=feed.ttl_minutes)
-        self.stories.warm(self.store, now)  # lazily: at the first feed of a pass to store
-        new, updated = self.store.save_feed(
-            state.source_id, fetched=fetched, feed=feed, entries=entries, now=now,
-            next_check_at=self._due(source, now, hints=hints),
-            decider=self.stories, duration=time.monotonic() - started)
-        kind = "new" if new else "updated" if updated else "unchanged"
-        return PollOutcome(state.source_id, kind, new=new, updated=updated, seen=len(entries),
-                           status=fetched.status, duration=time.monotonic() - started)
 
     def _fail(self, state: SourceState, exc: SourceError, started: float,
               counted: bool) -> PollOutcome:
@@ -334,6 +367,62 @@ class Poller:
 
 
 Processed = tuple[ParsedFeed, tuple[Entry, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """A fetched new body on its way to the store, parsed by a worker or not yet."""
+
+    state: SourceState
+    fetched: FetchResult
+    started: float  # time.monotonic() when its fetch began
+    now: datetime  # the poll's time
+    processed: Processed | None
+
+
+class _StoreLine:
+    """Parsed feeds waiting for the store thread, stored together (a group commit). Each
+    feed queues one call on the thread; the first call to run takes every feed then
+    waiting (GROUP_MAX at most) and stores them in one go, and the calls after it find
+    their feed done. One feed waiting is stored alone, as soon as the thread is free."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, worker: Executor,
+                 finish: Callable[[Sequence[_Job]], list[PollOutcome]]) -> None:
+        self._loop, self._worker, self._finish = loop, worker, finish
+        self._waiting: deque[tuple[_Job, asyncio.Future[PollOutcome]]] = deque()
+
+    async def store(self, job: _Job) -> PollOutcome:
+        future: asyncio.Future[PollOutcome] = self._loop.create_future()
+        self._waiting.append((job, future))
+        await self._loop.run_in_executor(self._worker, self._take)
+        return await future
+
+    def _take(self) -> None:
+        """On the store thread."""
+        taken = []
+        while self._waiting and len(taken) < GROUP_MAX:
+            taken.append(self._waiting.popleft())
+        if not taken:
+            return
+        try:
+            outcomes = self._finish([job for job, _ in taken])
+        except Exception as exc:  # the store itself failed (recording an error did)
+            for _, future in taken:
+                self._loop.call_soon_threadsafe(_settle, future, None, exc)
+            return
+        for (_, future), outcome in zip(taken, outcomes, strict=True):
+            self._loop.call_soon_threadsafe(_settle, future, outcome, None)
+
+
+def _settle(future: asyncio.Future[PollOutcome], outcome: PollOutcome | None,
+            error: Exception | None) -> None:
+    if future.done():  # its pass was cancelled
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        assert outcome is not None
+        future.set_result(outcome)
 _WORKER: tuple[Config, TopicMatcher, tuple[str, ...]] | None = None
 
 

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from aggregator.config import SectionConfig, SourceConfig
 from aggregator.errors import StoreError
-from aggregator.models import Entry, FetchResult, ParsedFeed, SourceState, Unchanged
+from aggregator.models import Changed, Entry, FetchResult, ParsedFeed, SourceState, Unchanged
 from aggregator.pipeline.cluster import Decision
 from aggregator.store.schema import ensure_schema
 from aggregator.store.tables import (
@@ -70,14 +70,19 @@ SYNC_LOCK_KEY = 0x6167736f  # "agso": held while feeds.yaml's sources are writte
 # The write path's lookups, built once: making and keying a statement on every execution
 # costs more in SQLAlchemy than running it costs in SQLite. "values" is an expanding IN list.
 _VALUES = bindparam("values", expanding=True)
-_EXISTING = select(ITEMS.c.identity, ITEMS.c.id, ITEMS.c.content_hash, ITEMS.c.updated).where(
-    ITEMS.c.source_id == bindparam("source"), ITEMS.c.identity.in_(_VALUES))
-_TOMBSTONED = select(TOMBSTONES.c.identity).where(
-    TOMBSTONES.c.source_id == bindparam("source"), TOMBSTONES.c.identity.in_(_VALUES))
-_ITEM_IDS = select(ITEMS.c.identity, ITEMS.c.id).where(
-    ITEMS.c.source_id == bindparam("source"), ITEMS.c.identity.in_(_VALUES))
-_KEYED_ITEM_IDS = select(ITEMS.c.source_id, ITEMS.c.identity, ITEMS.c.id).where(
-    ITEMS.c.source_id.in_(bindparam("sources", expanding=True)), ITEMS.c.identity.in_(_VALUES))
+# Keyed by (source_id, identity): one source and its identities at a time (see _keyed).
+_SOURCE = bindparam("source")
+_EXISTING = select(ITEMS.c.source_id, ITEMS.c.identity, ITEMS.c.id, ITEMS.c.content_hash,
+                   ITEMS.c.updated).where(ITEMS.c.source_id == _SOURCE,
+                                          ITEMS.c.identity.in_(_VALUES))
+_TOMBSTONED = select(TOMBSTONES.c.source_id, TOMBSTONES.c.identity).where(
+    TOMBSTONES.c.source_id == _SOURCE, TOMBSTONES.c.identity.in_(_VALUES))
+_ITEM_IDS = select(ITEMS.c.source_id, ITEMS.c.identity, ITEMS.c.id).where(
+    ITEMS.c.source_id == _SOURCE, ITEMS.c.identity.in_(_VALUES))
+_ITEMS_AFTER = select(ITEMS.c.source_id, ITEMS.c.identity, ITEMS.c.id).where(
+    ITEMS.c.id > bindparam("after"))
+_SET_MATCH = update(ITEMS).where(ITEMS.c.id == bindparam("b_id")).values(
+    join_match=bindparam("b_match"))
 _STORY_IDS = select(STORIES.c.uid, STORIES.c.id).where(STORIES.c.uid.in_(_VALUES))
 _ALIASED = select(ALIASES.c.alias_uid, ALIASES.c.story_id).where(ALIASES.c.alias_uid.in_(_VALUES))
 _NEWEST_ITEM = select(func.max(ITEMS.c.id))
@@ -377,17 +382,33 @@ class Store:
     def save_feed(self, source_id: str, *, fetched: FetchResult, feed: ParsedFeed,
                   entries: Sequence[Entry], now: datetime, next_check_at: datetime,
                   decider: StoryDecider, duration: float = 0.0) -> tuple[int, int]:
-        """Store one parsed fetch in one transaction; return (new, updated) counts. The
-        decider places the new entries (not stored yet, not tombstoned) in stories."""
+        """Store one parsed fetch in one transaction; return (new, updated) counts."""
+        return self.save_feeds([Changed(source_id, fetched, feed, entries, now, next_check_at,
+                                        duration)], decider)[0]
+
+    def save_feeds(self, results: Sequence[Changed],
+                   decider: StoryDecider) -> list[tuple[int, int]]:
+        """Store parsed fetches of distinct sources in one transaction (the poller groups
+        the feeds waiting for the store: a commit and a dozen statements for all of them,
+        not for each); return (new, updated) counts per feed. The decider places the new
+        entries (not stored yet, not tombstoned) in stories, in the order given. When it
+        fails, nothing of it is written: the poller then saves the feeds one by one."""
+        if not results:
+            return []
         with Session(self.engine) as s, s.begin():
-            new, changed = _upsert_items(s, source_id, entries, now, decider)
-            outcome = "new" if new else "updated" if changed else "unchanged"
-            s.execute(update(SOURCES).where(SOURCES.c.id == source_id).values(
-                feed_title=feed.title, feed_link=feed.link, feed_language=feed.language,
-                body_hash=fetched.body_hash, **_success(s, source_id, fetched, now,
-                                                        next_check_at, outcome)))
-            _log(s, source_id, now, duration, outcome, fetched.status, len(new), len(changed))
-        return len(new), len(changed)
+            written = _upsert_items(s, results, decider)
+            states, polls = [], []
+            for r, (new, changed) in zip(results, written, strict=True):
+                outcome = "new" if new else "updated" if changed else "unchanged"
+                states.append((r.source_id, dict(
+                    feed_title=r.feed.title, feed_link=r.feed.link,
+                    feed_language=r.feed.language, body_hash=r.fetched.body_hash,
+                    **_success(s, r.source_id, r.fetched, r.now, r.next_check_at, outcome))))
+                polls.append(_poll(r.source_id, r.now, r.duration, outcome, r.fetched.status,
+                                   len(new), len(changed)))
+            _update_sources(s, states)
+            s.execute(insert(POLLS), polls)
+        return [(len(new), len(changed)) for new, changed in written]
 
     def save_unchanged(self, results: Sequence[Unchanged]) -> None:
         """304s, or bodies identical to the last ones: only the polling state moves.
@@ -395,22 +416,14 @@ class Store:
         if not results:
             return
         with Session(self.engine) as s, s.begin():
-            # One executemany per set of columns (a 304 keeps the stored validators, a 200
-            # replaces them): a statement per source costs more in SQLAlchemy than in SQL.
-            groups: defaultdict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-            for r in results:
-                outcome = "not_modified" if r.fetched.not_modified else "unchanged"
-                values = _success(s, r.source_id, r.fetched, r.now, r.next_check_at, outcome)
-                groups[tuple(sorted(values))].append(
-                    {"b_id": r.source_id, **{f"b_{k}": v for k, v in values.items()}})
-            for columns, rows in groups.items():
-                s.execute(update(SOURCES).where(SOURCES.c.id == bindparam("b_id"))
-                          .values({c: bindparam(f"b_{c}") for c in columns}), rows)
-            s.execute(insert(POLLS), [
-                {"source_id": r.source_id, "started_at": r.now, "duration": r.duration,
-                 "outcome": "not_modified" if r.fetched.not_modified else "unchanged",
-                 "status": r.fetched.status, "new": 0, "updated": 0, "error": None}
-                for r in results])
+            outcomes = ["not_modified" if r.fetched.not_modified else "unchanged"
+                        for r in results]
+            _update_sources(s, [(r.source_id, _success(s, r.source_id, r.fetched, r.now,
+                                                       r.next_check_at, outcome))
+                                for r, outcome in zip(results, outcomes, strict=True)])
+            s.execute(insert(POLLS), [_poll(r.source_id, r.now, r.duration, outcome,
+                                            r.fetched.status, 0, 0)
+                                      for r, outcome in zip(results, outcomes, strict=True)])
 
     def save_error(self, source_id: str, *, error: str, status: int | None, now: datetime,
                    next_check_at: datetime, count: bool = True, retire: bool = False,
@@ -728,39 +741,65 @@ def _config_hash(src: SourceConfig) -> str:
     return hashlib.sha256(repr(src).encode()).hexdigest()[:32]
 
 
+def _update_sources(s: Session, states: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """Write each source's new polling state: one executemany per set of columns (a 304
+    keeps the stored validators, a 200 replaces them), since a statement per source costs
+    more in SQLAlchemy than in SQL."""
+    groups: defaultdict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for source_id, values in states:
+        groups[tuple(sorted(values))].append(
+            {"b_id": source_id, **{f"b_{k}": v for k, v in values.items()}})
+    for columns, rows in groups.items():
+        s.execute(update(SOURCES).where(SOURCES.c.id == bindparam("b_id"))
+                  .values({c: bindparam(f"b_{c}") for c in columns}), rows)
+
+
+def _poll(source_id: str, now: datetime, duration: float, outcome: str, status: int | None,
+          new: int, updated: int, error: str | None = None) -> dict[str, Any]:
+    """A row of the poll log."""
+    return dict(source_id=source_id, started_at=now, duration=duration, outcome=outcome,
+                status=status, new=new, updated=updated, error=error)
+
+
 def _log(s: Session, source_id: str, now: datetime, duration: float, outcome: str,
          status: int | None, new: int, updated: int, error: str | None = None) -> None:
-    s.execute(insert(POLLS).values(source_id=source_id, started_at=now, duration=duration,
-                                   outcome=outcome, status=status, new=new, updated=updated,
-                                   error=error))
+    s.execute(insert(POLLS).values(**_poll(source_id, now, duration, outcome, status, new,
+                                           updated, error)))
 
 
-def _upsert_items(s: Session, source_id: str, entries: Sequence[Entry], now: datetime,
-                  decider: StoryDecider) -> tuple[list[Entry], list[tuple[int, Entry]]]:
-    """Insert new entries, update changed ones in place; return (new, [(id, changed)])."""
+Written = tuple[list[Entry], list[tuple[int, Entry]]]  # one feed's (new, [(id, changed)])
+
+
+def _upsert_items(s: Session, results: Sequence[Changed],
+                  decider: StoryDecider) -> list[Written]:
+    """Insert new entries, update changed ones in place; return each feed's (new, changed)."""
     # Core columns throughout the write path: ORM-enabled statements cost more
-    existing = {r.identity: r for r in _rows(s, _EXISTING, [e.identity for e in entries],
-                                              source=source_id)}
-    new = [e for e in entries if e.identity not in existing]
-    if new:
-        gone = {r.identity for r in _rows(s, _TOMBSTONED, [e.identity for e in new],
-                                            source=source_id)}
-        new = [e for e in new if e.identity not in gone]
-    changed = [(existing[e.identity].id, e) for e in entries
-               if e.identity in existing and existing[e.identity].content_hash != e.content_hash]
-    for item_id, e in changed:
-        # An edit always moves the date readers see, in whole seconds, even when the feed
-        # keeps the old one and the edit comes within a second of the last poll. Two seconds
-        # on from the start of this one: a feed's entry shows a date up to a second before
-        # the stored one (publish/dates.py), which must still be a later second than before.
-        before = existing[e.identity].updated
-        s.execute(update(ITEMS).where(ITEMS.c.id == item_id).values(
-            **_content(e), updated=e.updated if e.updated > before
-            else max(before, now).replace(microsecond=0) + timedelta(seconds=2)))
-    ids = _insert_new(s, source_id, new, now, decider)
-    _write_topics(s, [(i, e.topics) for i, e in zip(ids, new, strict=True)]
-                  + [(i, e.topics) for i, e in changed], replace=[i for i, _ in changed])
-    return new, changed
+    keys = [(r.source_id, e.identity) for r in results for e in r.entries]
+    existing = _keyed(s, _EXISTING, keys)
+    gone = set(_keyed(s, _TOMBSTONED, [k for k in keys if k not in existing]))
+    written: list[Written] = []
+    for r in results:
+        mine = [((r.source_id, e.identity), e) for e in r.entries]
+        written.append(([e for key, e in mine if key not in existing and key not in gone],
+                        [(existing[key].id, e) for key, e in mine
+                         if key in existing and existing[key].content_hash != e.content_hash]))
+        for item_id, e in written[-1][1]:
+            # An edit always moves the date readers see, in whole seconds, even when the
+            # feed keeps the old one and the edit comes within a second of the last poll.
+            # Two seconds on from the start of this one: a feed's entry shows a date up to a
+            # second before the stored one (publish/dates.py), which must still be a later
+            # second than before.
+            before = existing[(r.source_id, e.identity)].updated
+            s.execute(update(ITEMS).where(ITEMS.c.id == item_id).values(
+                **_content(e), updated=e.updated if e.updated > before
+                else max(before, r.now).replace(microsecond=0) + timedelta(seconds=2)))
+    ids = _insert_new(s, [(r, e) for r, (new, _) in zip(results, written, strict=True)
+                          for e in new], decider)
+    _write_topics(s, [(ids[(e.source_id, e.identity)], e.topics)
+                      for new, _ in written for e in new]
+                  + [(i, e.topics) for _, changed in written for i, e in changed],
+                  replace=[i for _, changed in written for i, _ in changed])
+    return written
 
 
 def _content(e: Entry) -> dict[str, Any]:
@@ -770,36 +809,48 @@ def _content(e: Entry) -> dict[str, Any]:
                 content_hash=e.content_hash)
 
 
-def _insert_new(s: Session, source_id: str, new: Sequence[Entry], now: datetime,
-                decider: StoryDecider) -> list[int]:
+def _insert_new(s: Session, new: Sequence[tuple[Changed, Entry]],
+                decider: StoryDecider) -> dict[Hashable, int]:
+    """Decide the stories of the new entries, insert them; {(source_id, identity): id}."""
     if not new:
-        return []
+        return {}
     _catch_up(s, decider)
-    decisions = list(decider.decide(new))
-    stories = _story_ids(s, decisions, now)
-    matched = _item_ids(s, [d.matched_key for d in decisions if d.matched_key is not None])
-    s.execute(insert(ITEMS), [dict(_content(e), source_id=source_id, identity=e.identity,
+    decisions = list(decider.decide([e for _, e in new]))
+    stories = _story_ids(s, decisions, [r.now for r, _ in new])
+    keys = [(r.source_id, e.identity) for r, e in new]
+    # An item may match one inserted below (another feed of this transaction): that match
+    # is written once the item has its id.
+    inside = set(keys)
+    matched = _item_ids(s, [d.matched_key for d in decisions
+                            if d.matched_key is not None and d.matched_key not in inside])
+    newest = s.execute(_NEWEST_ITEM).scalar() or 0
+    s.execute(insert(ITEMS), [dict(_content(e), source_id=r.source_id, identity=e.identity,
                                    story_id=stories[str(d.story_id)], published=e.published,
-                                   updated=e.updated, first_seen=now, join_level=d.level,
+                                   updated=e.updated, first_seen=r.now, join_level=d.level,
                                    join_rule=d.rule, join_score=d.score,
                                    join_match=matched.get(d.matched_key))  # type: ignore[arg-type]
-                              for e, d in zip(new, decisions, strict=True)])
+                              for (r, e), d in zip(new, decisions, strict=True)])
     # Not RETURNING: SQLite runs an INSERT … RETURNING once per row, slower than one
-    # executemany and one lookup.
-    ids = _lookup(s, _ITEM_IDS, [e.identity for e in new], source=source_id)
+    # executemany and one lookup. The rows just inserted are the newest: item inserts are
+    # serialized (_catch_up), so a range of ids finds them all.
+    ids = {(r.source_id, r.identity): r.id for r in s.execute(_ITEMS_AFTER, {"after": newest})}
+    late = [{"b_id": ids[key], "b_match": ids[d.matched_key]}
+            for key, d in zip(keys, decisions, strict=True) if d.matched_key in inside]
+    if late:
+        s.execute(_SET_MATCH, late)
     for d in decisions:  # in order: a later item may absorb the story of an earlier one
         for absorbed in d.merged:
             _merge(s, str(absorbed), stories[str(d.story_id)])
-    kept = decider.vectors([(source_id, e.identity) for e in new])
+    kept = decider.vectors(keys)
     if kept is not None:
         model, vectors = kept
-        rows = [{"item_id": ids[e.identity], "model": model, "vector": vector}
-                for e in new if (vector := vectors.get((source_id, e.identity))) is not None]
+        rows = [{"item_id": ids[key], "model": model, "vector": vector}
+                for key in keys if (vector := vectors.get(key)) is not None]
         for chunk in _chunks(rows):
             s.execute(insert(VECTORS), list(chunk))
     if decider.seen_item is not None:  # ours are the newest ids: the lock is held
         decider.learn([], max([decider.seen_item, *ids.values()]), {})
-    return [ids[e.identity] for e in new]
+    return ids
 
 
 def _catch_up(s: Session, decider: StoryDecider) -> None:
@@ -839,37 +890,43 @@ def _vectors(s: Session, model: str, where: Any) -> dict[Hashable, bytes]:
     return {(r.source_id, r.identity): bytes(r.vector) for r in rows}
 
 
-def _story_ids(s: Session, decisions: Sequence[Decision], now: datetime) -> dict[str, int]:
+def _story_ids(s: Session, decisions: Sequence[Decision],
+               nows: Sequence[datetime]) -> dict[str, int]:
     """{uid: story row id} of the decisions' stories. The stories the decider minted are
     new (a fresh uuid each): inserted in one executemany before one lookup of all. A uid not
     found was merged away, maybe by another poller: its alias says where it lives; one
-    unknown even there is stored too. (Not RETURNING: SQLite runs it once per row.)"""
-    minted = list(dict.fromkeys(str(d.story_id) for d in decisions if d.created))
+    unknown even there is stored too. (Not RETURNING: SQLite runs it once per row.)
+    `nows`: when each decision's item was polled, the creation time of a story it starts."""
+    minted = {str(d.story_id): now for d, now in zip(decisions, nows, strict=True) if d.created}
     if minted:
-        s.execute(insert(STORIES), [{"uid": uid, "created_at": now} for uid in minted])
+        s.execute(insert(STORIES), [{"uid": uid, "created_at": now}
+                                    for uid, now in minted.items()])
     wanted = list(dict.fromkeys(str(d.story_id) for d in decisions))
     found = _lookup(s, _STORY_IDS, wanted)
     found.update(_lookup(s, _ALIASED, [uid for uid in wanted if uid not in found]))
     fresh = [uid for uid in wanted if uid not in found]
     if fresh:
+        now = max(nows)
         s.execute(insert(STORIES), [{"uid": uid, "created_at": now} for uid in fresh])
         found.update(_lookup(s, _STORY_IDS, fresh))
     return found
 
 
 def _item_ids(s: Session, keys: Sequence[Hashable]) -> dict[Hashable, int]:
-    """{(source_id, identity): item id} of the stored items among these keys: one query per
-    chunk, whatever the number of sources. Two IN lists, not a row-value IN, which SQLite
-    answers by scanning the table; the index probes every pair of the lists, and the rows of
-    pairs not asked for are dropped here."""
-    pairs = {cast(tuple[str, str], key) for key in keys}
-    found: dict[Hashable, int] = {}
-    for chunk in _chunks(sorted(pairs)):
-        rows = s.execute(_KEYED_ITEM_IDS, {"sources": sorted({source for source, _ in chunk}),
-                                           "values": [identity for _, identity in chunk]})
-        found.update(((source, identity), item_id) for source, identity, item_id in rows
-                     if (source, identity) in pairs)
-    return found
+    """{(source_id, identity): item id} of the stored items among these keys."""
+    return {key: row.id for key, row in _keyed(s, _ITEM_IDS, keys).items()}
+
+
+def _keyed(s: Session, statement: Any, keys: Sequence[Hashable]) -> dict[Hashable, Any]:
+    """{(source_id, identity): row} of a prebuilt statement over (source_id, identity) pairs
+    (`_EXISTING`, `_TOMBSTONED`, `_ITEM_IDS`): a query per source (and chunk). Not a
+    row-value IN, which SQLite answers by scanning the table, nor two IN lists for many
+    sources, where the index is probed for every source times every identity."""
+    by_source: defaultdict[str, list[str]] = defaultdict(list)
+    for source, identity in dict.fromkeys(cast(Sequence[tuple[str, str]], keys)):
+        by_source[source].append(identity)
+    return {(row[0], row[1]): row for source, identities in by_source.items()
+            for row in _rows(s, statement, identities, source=source)}
 
 
 def _merge(s: Session, absorbed_uid: str, survivor: int) -> None:

@@ -21,9 +21,10 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store")
-        value = value.astimezone(UTC)
+        if value.tzinfo is not UTC:  # most are UTC already: astimezone() costs a call more
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to the store")
+            value = value.astimezone(UTC)
         # SQLite keeps no zone: store naive UTC there, aware elsewhere.
         return value.replace(tzinfo=None) if getattr(dialect, "name", "") == "sqlite" else value
 
