@@ -138,3 +138,22 @@ def test_a_failing_group_is_stored_one_feed_at_a_time(
         assert status["broken"].consecutive_errors == 1
         assert (status["wire"].items, status["broken"].items, status["sport"].items) == (1, 0, 1)
         assert status["wire"].last_outcome == "new" and status["sport"].last_outcome == "new"
+
+
+def test_pruned_items_stay_away_when_their_feed_changes(tmp_path: Path,
+                                                        database_url: str) -> None:
+    """A pruned item leaves a tombstone: the feed's next body (changed, so it is parsed and
+    stored) still carries it, and it is not stored again; the new item is."""
+    cfg = config(tmp_path, database_url, ["wire"])
+    with Store(database_url) as store:
+        store.sync_sources(cfg.sources)
+        stories = Stories(timedelta(hours=72), embedder=None)
+        stories.warm(store, NOW)
+        assert store.save_feeds([changed(cfg, "wire", rss("wire.example", ("q", QUAKE)))],
+                                stories) == [(1, 0)]
+        assert store.prune(before=NOW + timedelta(days=1), keep_stories=(), now=NOW) == 1
+        assert store.count("items") == 0
+        again = changed(cfg, "wire", rss("wire.example", ("b", BUDGET), ("q", QUAKE)))
+        assert store.save_feeds([again], stories) == [(1, 0)]
+        assert [s.items[0].title for s in store.recent_stories(NOW - timedelta(days=1))] \
+            == [BUDGET[0]]

@@ -26,9 +26,11 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    null,
     or_,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -72,11 +74,14 @@ SYNC_LOCK_KEY = 0x6167736f  # "agso": held while feeds.yaml's sources are writte
 _VALUES = bindparam("values", expanding=True)
 # Keyed by (source_id, identity): one source and its identities at a time (see _keyed).
 _SOURCE = bindparam("source")
-_EXISTING = select(ITEMS.c.source_id, ITEMS.c.identity, ITEMS.c.id, ITEMS.c.content_hash,
-                   ITEMS.c.updated).where(ITEMS.c.source_id == _SOURCE,
-                                          ITEMS.c.identity.in_(_VALUES))
-_TOMBSTONED = select(TOMBSTONES.c.source_id, TOMBSTONES.c.identity).where(
-    TOMBSTONES.c.source_id == _SOURCE, TOMBSTONES.c.identity.in_(_VALUES))
+# What a source's entries are already: stored items (with their id, content hash and date),
+# or tombstones of pruned ones (id None). One query for both: a statement costs more in
+# SQLAlchemy than in SQL.
+_KNOWN = union_all(
+    select(ITEMS.c.source_id, ITEMS.c.identity, ITEMS.c.id, ITEMS.c.content_hash,
+           ITEMS.c.updated).where(ITEMS.c.source_id == _SOURCE, ITEMS.c.identity.in_(_VALUES)),
+    select(TOMBSTONES.c.source_id, TOMBSTONES.c.identity, null(), null(), null()).where(
+        TOMBSTONES.c.source_id == _SOURCE, TOMBSTONES.c.identity.in_(_VALUES)))
 _ITEM_IDS = select(ITEMS.c.source_id, ITEMS.c.identity, ITEMS.c.id).where(
     ITEMS.c.source_id == _SOURCE, ITEMS.c.identity.in_(_VALUES))
 _ITEMS_AFTER = select(ITEMS.c.source_id, ITEMS.c.identity, ITEMS.c.id).where(
@@ -86,6 +91,8 @@ _SET_MATCH = update(ITEMS).where(ITEMS.c.id == bindparam("b_id")).values(
 _STORY_IDS = select(STORIES.c.uid, STORIES.c.id).where(STORIES.c.uid.in_(_VALUES))
 _ALIASED = select(ALIASES.c.alias_uid, ALIASES.c.story_id).where(ALIASES.c.alias_uid.in_(_VALUES))
 _NEWEST_ITEM = select(func.max(ITEMS.c.id))
+_NEWEST_STORY = select(func.max(STORIES.c.id))
+_STORIES_AFTER = select(STORIES.c.uid, STORIES.c.id).where(STORIES.c.id > bindparam("after"))
 MOVE_AFTER = 3  # polls in a row ending at the same permanent redirect before we follow it
 
 
@@ -775,8 +782,13 @@ def _upsert_items(s: Session, results: Sequence[Changed],
     """Insert new entries, update changed ones in place; return each feed's (new, changed)."""
     # Core columns throughout the write path: ORM-enabled statements cost more
     keys = [(r.source_id, e.identity) for r in results for e in r.entries]
-    existing = _keyed(s, _EXISTING, keys)
-    gone = set(_keyed(s, _TOMBSTONED, [k for k in keys if k not in existing]))
+    existing: dict[Hashable, Any] = {}
+    gone: set[Hashable] = set()
+    for key, row in _keyed(s, _KNOWN, keys):
+        if row.id is not None:
+            existing[key] = row
+        else:
+            gone.add(key)
     written: list[Written] = []
     for r in results:
         mine = [((r.source_id, e.identity), e) for e in r.entries]
@@ -893,16 +905,20 @@ def _vectors(s: Session, model: str, where: Any) -> dict[Hashable, bytes]:
 def _story_ids(s: Session, decisions: Sequence[Decision],
                nows: Sequence[datetime]) -> dict[str, int]:
     """{uid: story row id} of the decisions' stories. The stories the decider minted are
-    new (a fresh uuid each): inserted in one executemany before one lookup of all. A uid not
-    found was merged away, maybe by another poller: its alias says where it lives; one
-    unknown even there is stored too. (Not RETURNING: SQLite runs it once per row.)
+    new (a fresh uuid each): inserted in one executemany, and found again by their id range
+    (story inserts are serialized, see _catch_up); the others in one lookup. A uid not found
+    was merged away, maybe by another poller: its alias says where it lives; one unknown
+    even there is stored too. (Not RETURNING: SQLite runs it once per row.)
     `nows`: when each decision's item was polled, the creation time of a story it starts."""
     minted = {str(d.story_id): now for d, now in zip(decisions, nows, strict=True) if d.created}
+    found: dict[str, int] = {}
     if minted:
+        newest = s.execute(_NEWEST_STORY).scalar() or 0
         s.execute(insert(STORIES), [{"uid": uid, "created_at": now}
                                     for uid, now in minted.items()])
+        found = {r.uid: r.id for r in s.execute(_STORIES_AFTER, {"after": newest})}
     wanted = list(dict.fromkeys(str(d.story_id) for d in decisions))
-    found = _lookup(s, _STORY_IDS, wanted)
+    found.update(_lookup(s, _STORY_IDS, [uid for uid in wanted if uid not in found]))
     found.update(_lookup(s, _ALIASED, [uid for uid in wanted if uid not in found]))
     fresh = [uid for uid in wanted if uid not in found]
     if fresh:
@@ -914,19 +930,19 @@ def _story_ids(s: Session, decisions: Sequence[Decision],
 
 def _item_ids(s: Session, keys: Sequence[Hashable]) -> dict[Hashable, int]:
     """{(source_id, identity): item id} of the stored items among these keys."""
-    return {key: row.id for key, row in _keyed(s, _ITEM_IDS, keys).items()}
+    return {key: row.id for key, row in _keyed(s, _ITEM_IDS, keys)}
 
 
-def _keyed(s: Session, statement: Any, keys: Sequence[Hashable]) -> dict[Hashable, Any]:
-    """{(source_id, identity): row} of a prebuilt statement over (source_id, identity) pairs
-    (`_EXISTING`, `_TOMBSTONED`, `_ITEM_IDS`): a query per source (and chunk). Not a
-    row-value IN, which SQLite answers by scanning the table, nor two IN lists for many
-    sources, where the index is probed for every source times every identity."""
+def _keyed(s: Session, statement: Any, keys: Sequence[Hashable]) -> list[tuple[Hashable, Any]]:
+    """((source_id, identity), row) of a prebuilt statement over (source_id, identity) pairs
+    (`_KNOWN`, `_ITEM_IDS`): a query per source (and chunk). Not a row-value IN, which
+    SQLite answers by scanning the table, nor two IN lists for many sources, where the
+    index is probed for every source times every identity."""
     by_source: defaultdict[str, list[str]] = defaultdict(list)
     for source, identity in dict.fromkeys(cast(Sequence[tuple[str, str]], keys)):
         by_source[source].append(identity)
-    return {(row[0], row[1]): row for source, identities in by_source.items()
-            for row in _rows(s, statement, identities, source=source)}
+    return [((row[0], row[1]), row) for source, identities in by_source.items()
+            for row in _rows(s, statement, identities, source=source)]
 
 
 def _merge(s: Session, absorbed_uid: str, survivor: int) -> None:
