@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from array import array
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,9 +21,11 @@ from aggregator.pipeline.cluster import (
     ClusterItem,
     Decision,
     Thresholds,
+    buckets,
     minhash,
     window,
 )
+from aggregator.pipeline.cluster import clusterer as clusterer_module
 from aggregator.pipeline.cluster.figures import _figures, _Footers
 
 T0 = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)
@@ -197,7 +200,8 @@ def test_the_index_keeps_only_the_window() -> None:
         c.add(item(f"s{n % 7}", " ".join(rng.sample(words, 8)), " ".join(rng.sample(words, 25)),
                    hours=n * 0.5))
     assert len(c) <= 21  # the items of the last 10 hours
-    assert len(c._buckets) <= 21 * 42 and len(c._titles) <= 21 and len(c._links) <= 21
+    c._buckets.compact()  # the pairs of items that left go at a compaction (with numpy)
+    assert len(c._buckets) == 42 * len(c) and len(c._titles) <= 21 and len(c._links) <= 21
     assert len(c._stories) <= 21 * 2
 
 
@@ -215,7 +219,8 @@ def test_an_item_whose_buckets_a_later_copy_took_still_expires() -> None:
     c.add(item("b", "تحديث: ميزانية السعودية", OTHER, identity=f"guid:{copy.key}",
                hours=2))  # the copy is replaced first, its buckets go with it
     c.add_many([], now=T0 + timedelta(hours=30))
-    assert len(c) == 0 and c.story_of(first.key) is None and not c._buckets
+    c._buckets.compact()
+    assert len(c) == 0 and c.story_of(first.key) is None and not len(c._buckets)
 
 
 def test_warm_takes_the_stored_items_in_any_order() -> None:
@@ -370,6 +375,221 @@ def test_the_sketch_estimates_the_exact_jaccard() -> None:
 ])
 def test_figures_have_one_spelling_per_value(text: str, figures: set[str]) -> None:
     assert _figures(text) == figures
+
+
+# --- level 2's buckets: the sorted arrays (numpy) and the dict (without) -----------------------
+
+BUCKETS = ["sorted", "dict"]
+
+
+def new_buckets(kind: str) -> Any:
+    if kind == "dict":
+        return buckets._DictBuckets()
+    if minhash._NUMPY is None:
+        pytest.skip("numpy is not installed: only the dict buckets exist")
+    return buckets._SortedBuckets(minhash._NUMPY)
+
+
+class Driven:
+    """Buckets driven as the Clusterer drives them, over items that carry only band keys."""
+
+    def __init__(self, kind: str) -> None:
+        self.buckets = new_buckets(kind)
+        self.seq = itertools.count(1)
+        self.keys = itertools.count()  # item keys: the same in two Driven fed the same calls
+        self.placed: list[window._Rec] = []
+
+    def rec(self, *keys: int) -> window._Rec:
+        return window._Rec(item(key=next(self.keys)), "", "",
+                           minhash._Signed(array("I", keys), 0) if keys else None)
+
+    def story(self) -> window._Story:
+        return window._Story(next(self.seq), next(self.seq), T0)
+
+    def place(self, rec: window._Rec, story: window._Story) -> None:
+        rec.story, rec.seq = story, next(self.seq)
+        story.members[rec.item.key] = rec
+        if rec.bands:
+            self.buckets.put(rec)
+        self.placed.append(rec)
+
+    def drop(self, rec: window._Rec) -> None:
+        rec.alive = False
+        self.buckets.drop(rec)
+        if rec.story is not None:
+            rec.story.members.pop(rec.item.key, None)
+
+    def merge(self, survivor: window._Story, absorbed: window._Story) -> None:
+        for rec in absorbed.members.values():
+            rec.story = survivor
+            survivor.members[rec.item.key] = rec
+
+    def batch(self, *placing: tuple[window._Rec, window._Story | None]) -> list[set[Any]]:
+        """Place each rec in its story (None: not placed) after asking what it finds."""
+        self.buckets.begin([rec for rec, _ in placing])
+        found = []
+        for position, (rec, story) in enumerate(placing):
+            found.append({other.item.key for other in self.buckets.candidates(position)})
+            if story is not None:
+                self.place(rec, story)
+        self.buckets.end()
+        return found
+
+
+@pytest.mark.parametrize("kind", BUCKETS)
+def test_buckets_find_the_batch_s_earlier_items_and_earlier_batches(kind: str) -> None:
+    d = Driven(kind)
+    a, b, c = d.rec(5, 6), d.rec(6, 7), d.rec(7, 8)
+    assert d.batch((a, d.story()), (b, d.story()), (c, d.story())) == [set(), {a.item.key},
+                                                                        {b.item.key}]
+    e, f = d.rec(5, 8), d.rec(9, 5)
+    assert d.batch((e, d.story()), (f, None)) == [{a.item.key, c.item.key},
+                                                  {a.item.key, e.item.key}]
+    assert d.batch((d.rec(9, 1), d.story())) == [set()]  # f was not placed
+    d.buckets.compact()
+    assert d.batch((d.rec(5), None)) == [{a.item.key, e.item.key}]
+
+
+@pytest.mark.parametrize("kind", BUCKETS)
+def test_a_bucket_offers_the_newest_item_of_each_story(kind: str) -> None:
+    d = Driven(kind)
+    story = d.story()
+    old, new = d.rec(3, 4), d.rec(3, 4)
+    d.batch((old, story))
+    assert d.batch((new, story), (d.rec(3), None)) == [{old.item.key}, {new.item.key}]
+    assert d.batch((d.rec(4), None)) == [{new.item.key}]
+    d.drop(new)  # the older item of the story is the newest still there
+    assert d.batch((d.rec(4), None)) == [{old.item.key}]
+
+
+@pytest.mark.parametrize("kind", BUCKETS)
+def test_a_bucket_that_eight_stories_share_offers_nothing(kind: str) -> None:
+    d = Driven(kind)
+    common = [d.rec(7, 100 + n) for n in range(8)]
+    first = d.batch(*((rec, d.story()) for rec in common[:4]))
+    assert first[3] == {rec.item.key for rec in common[:3]}
+    d.batch(*((rec, d.story()) for rec in common[4:7]))
+    seven = {rec.item.key for rec in common[:7]}
+    assert d.batch((d.rec(7), None)) == [seven]
+    assert d.batch((common[7], d.story()), (d.rec(7, 104), None)) == [seven,
+                                                                      {common[4].item.key}]
+    d.drop(common[0])  # seven stories again
+    assert d.batch((d.rec(7), None)) == [{rec.item.key for rec in common[1:]}]
+    d.batch((d.rec(7), d.story()))  # eight
+    assert d.batch((d.rec(7, 101), None)) == [{common[1].item.key}]
+
+
+@pytest.mark.parametrize("kind", BUCKETS)
+def test_items_leaving_during_a_batch_and_merges_are_seen_at_once(kind: str) -> None:
+    d = Driven(kind)
+    one, two = d.story(), d.story()
+    a, b, c = d.rec(1, 2), d.rec(1, 2), d.rec(2, 3)
+    d.batch((a, one), (b, one), (c, two))
+    probes = [d.rec(1), d.rec(2), d.rec(2, 3), d.rec(3)]
+    d.buckets.begin(probes)
+    assert {r.item.key for r in d.buckets.candidates(0)} == {b.item.key}
+    d.drop(b)
+    assert {r.item.key for r in d.buckets.candidates(1)} == {a.item.key, c.item.key}
+    d.merge(one, two)  # a and c: one story now, c its newest in bucket 2
+    assert {r.item.key for r in d.buckets.candidates(2)} == {c.item.key}
+    d.drop(c)
+    assert d.buckets.candidates(3) == []
+    d.buckets.end()
+
+
+@pytest.mark.parametrize("kind", BUCKETS)
+def test_compaction_drops_the_pairs_of_items_that_left_and_reuses_their_slots(kind: str) -> None:
+    d = Driven(kind)
+    gone = [d.rec(10 + n, 50) for n in range(30)]
+    d.batch(*((rec, d.story()) for rec in gone))
+    for rec in gone:
+        d.drop(rec)
+    d.buckets.compact()
+    assert len(d.buckets) == 0
+    fresh = [d.rec(200 + n, 51) for n in range(30)]  # their slots are the gone items'
+    d.batch(*((rec, d.story()) for rec in fresh))
+    assert d.batch((d.rec(*range(10, 40), 50), None)) == [set()]
+    assert d.batch((d.rec(215), None)) == [{fresh[15].item.key}]
+    d.buckets.compact()
+    assert len(d.buckets) == 2 * 30
+
+
+@pytest.mark.parametrize("levels", ["as shipped", "tiny"])
+def test_both_buckets_answer_the_same_to_random_batches(levels: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random puts, drops (during batches too), merges and compactions over a few keys, so
+    that buckets fill, crowd and empty again: the two implementations agree at every step
+    (with tiny levels, the sorted arrays' pairs move through all of them many times)."""
+    if minhash._NUMPY is None:
+        pytest.skip("numpy is not installed: only the dict buckets exist")
+    if levels == "tiny":
+        monkeypatch.setattr(buckets, "_RECENT", 24)
+        monkeypatch.setattr(buckets, "_SMALL_MIN", 64)
+    rng = random.Random(17)
+    keys = [rng.getrandbits(30) for _ in range(100)]
+    both = [Driven("sorted"), Driven("dict")]
+    stories: list[list[window._Story]] = [[], []]
+    for _ in range(150):
+        size = rng.randint(1, 12)
+        plan = [(rng.sample(keys, rng.randint(0, 6)), rng.random() < 0.85,
+                 rng.randrange(len(stories[0]) + 1)) for _ in range(size)]
+        events = [(rng.random() < 0.25, rng.random(), rng.random() < 0.05, rng.random(),
+                   rng.random()) for _ in range(size)]
+        compact = rng.random() < 0.1
+        answers = []
+        for d, mine in zip(both, stories, strict=True):
+            recs = [d.rec(*ks) for ks, _, _ in plan]
+            d.buckets.begin(recs)
+            found = []
+            for position, (rec, (_, placed, pick), (drop, which, merge, x, y)) in enumerate(
+                    zip(recs, plan, events, strict=True)):
+                found.append({o.item.key for o in d.buckets.candidates(position)})
+                if placed:
+                    if pick == len(mine):
+                        mine.append(d.story())
+                    d.place(rec, mine[min(pick, len(mine) - 1)])
+                alive = [r for r in d.placed if r.alive]
+                if drop and alive:
+                    d.drop(alive[int(which * len(alive))])
+                if merge and len(mine) > 1:
+                    survivor, absorbed = mine[int(x * len(mine))], mine[int(y * len(mine))]
+                    if survivor is not absorbed:
+                        d.merge(survivor, absorbed)
+            d.buckets.end()
+            if compact:
+                d.buckets.compact()
+            answers.append(found)
+        assert answers[0] == answers[1]
+
+
+def test_without_numpy_the_decisions_on_a_stream_are_the_same(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole path without numpy (signatures, 4-gram sets, the dict buckets) against the
+    one with it, on copies and light edits of a few dozen stories, in batches of 1 to 40."""
+    if minhash._NUMPY is None:
+        pytest.skip("numpy is not installed: only the path without it exists")
+    rng = random.Random(23)
+    words = (WIRE + " " + EDIT + " " + OTHER + " " + TEMPLATE.format("49.55", "49.65")).split()
+    stories = [" ".join(rng.sample(words, 30)) for _ in range(40)]
+    items = []
+    for n in range(600):
+        text = rng.choice(stories).split()
+        text[rng.randrange(len(text))] = rng.choice(words)  # light edits
+        items.append(item(f"s{rng.randrange(12)}", " ".join(text[:8]), " ".join(text[8:]),
+                          hours=n * 0.1))
+    cuts = sorted(rng.sample(range(1, len(items)), 30))
+    batches = [items[a:b] for a, b in itertools.pairwise([0, *cuts, len(items)])]
+
+    def decide() -> list[Decision]:
+        c = cheap(window=timedelta(hours=12))
+        return [d for batch in batches for d in c.add_many(batch)]
+
+    with_numpy = decide()
+    for module in (minhash, clusterer_module, buckets):
+        monkeypatch.setattr(module, "_NUMPY", None)
+    assert type(cheap()._buckets) is buckets._DictBuckets
+    assert decide() == with_numpy
+    assert sum(d.rule == "near_duplicate" for d in with_numpy) > 100
 
 
 # --- level 3, with vectors chosen by the test ------------------------------------------------

@@ -37,6 +37,7 @@ stories in `merged` into story_id. Nothing here needs the database.
     clusterer.py  the Clusterer: the levels, the decision, the window's bookkeeping
     window.py     what the window keeps per item (_Rec) and per story (_Story)
     minhash.py    level 2: signatures, sketches, 4-gram sets, Jaccard and passage checks
+    buckets.py    level 2's LSH buckets: which window items share a band key with a new one
     figures.py    the figures that veto a match, and the footers cut before shingling
 """
 

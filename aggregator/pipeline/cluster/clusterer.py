@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import operator
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from aggregator.pipeline.cluster.buckets import _new_buckets
 from aggregator.pipeline.cluster.figures import _Footers
 from aggregator.pipeline.cluster.minhash import (
     _NUMPY,
@@ -32,11 +32,6 @@ from aggregator.text.arabic import title_key
 _MIN_TEXT = 32  # characters of word view below which a text ("عاجل") is too generic to match
 _MARGIN = 0.12  # how far below the threshold an estimate may fall and still be verified
 _VERIFY = 24  # candidates verified per item at most, the best estimates first
-# A bucket holds one item per story (its newest): a big story's copies never crowd it. A bucket
-# that _CROWD stories share is a band of common 4-grams (" ال", "the "): lookups skip it, and
-# it keeps its newest _CROWD items only. A near-duplicate pair shares ~3 bands at Jaccard 0.40
-# and ~6 at 0.50, seldom all of them crowded.
-_CROWD = 8
 _DEFAULTS = Thresholds()  # frozen: one instance serves every Clusterer
 
 
@@ -88,7 +83,7 @@ class Clusterer:
         self._identities: dict[tuple[str, str], _Rec] = {}
         self._links: dict[str, Any] = {}  # link -> _Rec, or a list of them (see _enlist)
         self._titles: dict[str, Any] = {}  # title key -> _Rec, or a list of them
-        self._buckets: dict[int, Any] = {}  # LSH band key -> _Rec, or a list of them
+        self._buckets = _new_buckets()  # LSH band key -> items: level 2's candidates
         self._stories: dict[StoryId, _Story] = {}  # every live name (own or absorbed) -> story
         self._expiry: list[tuple[datetime, int, _Rec]] = []
         self._seq = itertools.count()
@@ -110,11 +105,15 @@ class Clusterer:
         recs = self._prepare(items)
         if now is not None:
             self._advance(now)
-        batch = self._embed_batch(recs) if self.embedder else None
-        out = []
-        for position, rec in enumerate(recs):
-            self._advance(rec.item.published)
-            out.append(self._place(rec, position, batch))
+        self._buckets.begin(recs)  # level 2's buckets, searched for the whole batch at once
+        try:
+            batch = self._embed_batch(recs) if self.embedder else None
+            out = []
+            for position, rec in enumerate(recs):
+                self._advance(rec.item.published)
+                out.append(self._place(rec, position, batch))
+        finally:
+            self._buckets.end()
         if self._vectors is not None:
             self._vectors.release()
         return out
@@ -145,19 +144,22 @@ class Clusterer:
             seen.add(item.key)
             pairs.append((item, story_id))
         taken = []
-        for rec, (item, story_id) in zip(self._prepare([item for item, _ in pairs]), pairs,
-                                         strict=True):
-            self._advance(item.published)
-            if self._too_old(item):
-                continue
-            story = self._stories.get(story_id)
-            if story is None:
-                story = self._stories[story_id] = _Story(story_id, next(self._seq),
-                                                         item.published)
-            story.first = min(story.first, item.published)
-            rec.decision = Decision(item.key, story_id, False, 0, "stored", 1.0)
-            self._index(rec, story)
-            taken.append(rec)
+        try:
+            for rec, (item, story_id) in zip(self._prepare([item for item, _ in pairs]), pairs,
+                                             strict=True):
+                self._advance(item.published)
+                if self._too_old(item):
+                    continue
+                story = self._stories.get(story_id)
+                if story is None:
+                    story = self._stories[story_id] = _Story(story_id, next(self._seq),
+                                                             item.published)
+                story.first = min(story.first, item.published)
+                rec.decision = Decision(item.key, story_id, False, 0, "stored", 1.0)
+                self._index(rec, story)
+                taken.append(rec)
+        finally:
+            self._buckets.end()
         if self.embedder is not None:
             self._embed_stored(taken, vectors or {})
         for rec in taken:
@@ -221,10 +223,8 @@ class Clusterer:
                 rec.settle()
             return decision
         found: dict[_Story, _Match] = {}
-        # one pass over the buckets finds the candidates and takes the empty ones for this item
-        shared = self._claim(rec) if rec.bands and not self._too_old(item) else None
         self._level1(rec, found)
-        self._level2(rec, found, shared)
+        self._level2(rec, position, found)
         if not found and batch is not None:
             self._level3(rec, position, batch, found)
         ranked = sorted(found.items(), key=lambda sm: (sm[1].level, -sm[1].score, sm[0].first,
@@ -251,7 +251,7 @@ class Clusterer:
                                 tuple(merged))
         rec.decision = decision
         story.first = min(story.first, item.published)
-        self._index(rec, story, shared)
+        self._index(rec, story)
         self._keep_vector(rec, position, batch)
         if rec.alive:
             rec.settle()
@@ -281,21 +281,11 @@ class Clusterer:
                 if self._near(rec, other) and not rec.conflicts(other):
                     self._offer(found, other.story, _Match(1, 1.0, "title", other))
 
-    def _level2(self, rec: _Rec, found: dict[_Story, _Match],
-                shared: list[tuple[int, Any]] | None = None) -> None:
-        """`shared`: the buckets of `_claim(rec)`; None looks them up without taking any."""
+    def _level2(self, rec: _Rec, position: int, found: dict[_Story, _Match]) -> None:
+        """`position`: the item's place in the batch the buckets began with."""
         if len(rec.text) < _MIN_TEXT:
             return
-        if shared is None:
-            hits: Iterable[Any] = filter(None, map(self._buckets.get, rec.bands))  # C loops
-        else:
-            hits = (hit for _, hit in shared)
-        pool: list[_Rec] = []
-        for hit in hits:
-            if type(hit) is not list:
-                pool.append(hit)
-            elif len(hit) < _CROWD:  # a full bucket is a band of common 4-grams: skipped
-                pool.extend(hit)
+        pool = self._buckets.candidates(position)
         if not pool:
             return
         limits = self.thresholds
@@ -387,7 +377,7 @@ class Clusterer:
         """Vectors for the items that levels 1-2 will not place, scored in one product."""
         assert self.embedder is not None and self._vectors is not None
         batch = _Batch()
-        need = [i for i, rec in enumerate(recs) if not self._cheap_match(rec)]
+        need = [i for i, rec in enumerate(recs) if not self._cheap_match(rec, i)]
         if need:
             vectors = self.embedder.embed([self._embedding_text(recs[i]) for i in need])
             batch.where = {position: row for row, position in enumerate(need)}
@@ -398,10 +388,10 @@ class Clusterer:
     def _embedding_text(self, rec: _Rec) -> str:
         return embed.embedding_text(rec.item.title, rec.item.summary_text, self.embed_chars)
 
-    def _cheap_match(self, rec: _Rec) -> bool:
+    def _cheap_match(self, rec: _Rec, position: int) -> bool:
         found: dict[_Story, _Match] = {}
         self._level1(rec, found)
-        self._level2(rec, found)
+        self._level2(rec, position, found)
         return any(story.accepts(rec.item) for story in found)
 
     def _keep_vector(self, rec: _Rec, position: int, batch: _Batch | None) -> None:
@@ -463,10 +453,8 @@ class Clusterer:
         """Published before the kept window: decided, never kept."""
         return self._watermark is not None and item.published < self._watermark - self.keep
 
-    def _index(self, rec: _Rec, story: _Story,
-               shared: list[tuple[int, Any]] | None = None) -> None:
-        """Put a placed item in the window's indexes; `shared`: what `_claim(rec)` found (its
-        empty buckets are this item's already)."""
+    def _index(self, rec: _Rec, story: _Story) -> None:
+        """Put a placed item in the window's indexes."""
         item = rec.item
         rec.story = story
         story.members[item.key] = rec
@@ -481,54 +469,12 @@ class Clusterer:
             _enlist(self._links, rec.link, rec)
         if usable_title_key(rec.title_key):
             _enlist(self._titles, rec.title_key, rec)
+        rec.seq = next(self._seq)  # before the buckets: the newest of a story there is its last
         if rec.bands:
-            self._bucket(rec, self._claim(rec) if shared is None else shared)
-        rec.seq = next(self._seq)
+            self._buckets.put(rec)
         heapq.heappush(self._expiry, (item.published, rec.seq, rec))
         if isinstance(rec.own, set):
             rec.own = None  # the text gives them back; a set costs ~25 KB per item
-
-    def _claim(self, rec: _Rec) -> list[tuple[int, Any]]:
-        """Take every empty bucket of the item's bands; the others, (band, what it holds), are
-        its level-2 candidates and are shared by `_bucket` once its story is known. Both loops
-        run in C: only shared bands (a dozen of 42 on average) cost Python steps later."""
-        held = list(map(self._buckets.setdefault, rec.bands, itertools.repeat(rec)))
-        return list(itertools.compress(zip(rec.bands, held, strict=True),
-                                       map(operator.is_not, held, itertools.repeat(rec))))
-
-    def _bucket(self, rec: _Rec, shared: list[tuple[int, Any]]) -> None:
-        """Share the claimed bands' buckets: one item per story (its newest), _CROWD at most."""
-        buckets = self._buckets
-        story = rec.story
-        for band, hit in shared:
-            if type(hit) is list:
-                for i, other in enumerate(hit):  # one item per story: its newest
-                    if other.story is story:
-                        hit[i] = rec
-                        break
-                else:
-                    hit.append(rec)
-                    if len(hit) > _CROWD:
-                        del hit[0]
-            elif hit.story is story:
-                buckets[band] = rec
-            else:
-                buckets[band] = [hit, rec]
-
-    def _unbucket(self, rec: _Rec) -> None:
-        buckets = self._buckets
-        # one C loop; what was not this item's alone is put back below (a key can be gone:
-        # the newer item of its story that took its place left first, or a band repeated)
-        held = list(map(buckets.pop, rec.bands, itertools.repeat(None)))
-        for band, hit in itertools.compress(zip(rec.bands, held, strict=True),
-                                            map(operator.is_not, held, itertools.repeat(rec))):
-            if type(hit) is list:
-                if rec in hit:
-                    hit.remove(rec)
-                if hit:
-                    buckets[band] = hit if len(hit) > 1 else hit[0]
-            elif hit is not None:  # another item took its place
-                buckets[band] = hit
 
     def _remove(self, rec: _Rec, *, keep_story: bool = False) -> None:
         item = rec.item
@@ -539,7 +485,7 @@ class Clusterer:
             del self._identities[(item.source_id, item.identity)]
         _unlist(self._links, rec.link, rec)
         _unlist(self._titles, rec.title_key, rec)
-        self._unbucket(rec)
+        self._buckets.drop(rec)
         if rec.row >= 0 and self._vectors is not None:
             self._vectors.free(rec.row)
             self._owners[rec.row] = None

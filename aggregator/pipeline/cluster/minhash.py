@@ -30,8 +30,9 @@ _MULT = 0x9E3779B97F4A7C15
 _BORROW = 0x5851F42D4C957F2D
 _ROW_MULTS = (0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93)
 # Band keys keep 30 bits: an item keeps its 42 in one array of 32-bit ints (232 bytes; a tuple
-# of Python ints costs 1.6 KB), read back as one-digit ints, cheap to hash; a chance collision
-# among ~300,000 keys costs a candidate that the sketch then rejects.
+# of Python ints costs 1.6 KB) until the buckets hold them (with numpy, as key << 32 | slot in
+# sorted arrays, and the item lets its array go; see buckets.py); a chance collision among
+# ~300,000 keys costs a candidate that the sketch then rejects.
 
 
 class _Signed(NamedTuple):

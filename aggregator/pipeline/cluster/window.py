@@ -47,7 +47,7 @@ class _Rec:
     """One item inside the window, with the views every level compares."""
 
     __slots__ = ("item", "story", "decision", "title_key", "text", "link", "own", "bands",
-                 "sketch", "facts", "row", "alive", "seq")
+                 "sketch", "facts", "row", "slot", "alive", "seq")
 
     def __init__(self, item: ClusterItem, key: str, text: str, signed: _Signed | None) -> None:
         self.item = item
@@ -57,10 +57,12 @@ class _Rec:
         self.text = text  # word view of title + summary, the source's footer cut off
         self.link = item.canonical_link if _usable_link(item.canonical_link) else None
         self.own: Any = None  # its distinct 4-grams (_gram_set), see shingles()
-        self.bands = signed.bands if signed else ()
+        # its LSH band keys until the buckets hold them (with numpy: see buckets.py)
+        self.bands: Any = signed.bands if signed else ()
         self.sketch = signed.sketch if signed else 0
         self.facts: tuple[frozenset[str], frozenset[int]] | None = None  # see figures()
         self.row = -1  # its row in the vector index, -1 when it has no vector
+        self.slot = -1  # its slot in the buckets (with numpy), -1 when it has none
         self.alive = True
         self.seq = 0  # arrival order, set when indexed: breaks ties the same way every run
 
