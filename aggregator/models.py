@@ -100,6 +100,9 @@ class Entry:
     identity: str = ""  # identity inside the source, set by dedupe
     topics: tuple[str, ...] = ()  # topic ids, set by tag
     image: str | None = None  # absolute image URL, when given
+    # title_key() of `text`: normalize works it out (in the parse worker) for the story
+    # clusterer, whose word views it holds; not stored, None in entries read back
+    text_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

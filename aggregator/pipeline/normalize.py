@@ -69,6 +69,7 @@ def normalize_entry(e: ParsedEntry, *, feed: ParsedFeed, source_id: str,
         updated=updated,
         content_hash=content_hash(title, link, summary, content),
         image=absolute_url(e.image, link or base),
+        text_key=title_key(text),
     )
 
 

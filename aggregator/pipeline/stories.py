@@ -28,6 +28,23 @@ def item_of(entry: Entry) -> ClusterItem:
     return ClusterItem.from_entry(entry, key=(entry.source_id, entry.identity))
 
 
+def views_of(entry: Entry) -> tuple[str, str] | None:
+    """The clusterer's word views of `item_of(entry)`: title_key() of its title and of its
+    summary text, cut from the entry's `text_key`, which normalize worked out in the parse
+    worker; None (the clusterer works them out) for an entry read back from the store.
+
+    title_key() maps character by character and then splits on spaces, and the text is the
+    title, a space and the summary: so the text's key is the title's key, a space and the
+    summary's (tests/test_cluster_views.py checks it on real and generated items)."""
+    if entry.text_key is None:
+        return None
+    if not entry.text.startswith(entry.title):  # ClusterItem.from_entry's summary: the text
+        return entry.title_key, entry.text_key
+    if entry.title_key and not entry.text_key.startswith(entry.title_key):
+        return None
+    return entry.title_key, entry.text_key[len(entry.title_key):].strip()
+
+
 class Stories:
     """Implements the store's StoryDecider over one Clusterer that outlives a pass (`run`
     keeps one across ticks, so it warms once)."""
@@ -68,7 +85,8 @@ class Stories:
     def decide(self, entries: Sequence[Entry]) -> list[Decision]:
         # The window moves with the items' own dates, not the clock: a feed republishing
         # last week's reports still groups them.
-        return self.clusterer.add_many([item_of(e) for e in entries])
+        return self.clusterer.add_many([item_of(e) for e in entries],
+                                       views=[views_of(e) for e in entries])
 
     def vectors(self, keys: Sequence[Hashable]) -> tuple[str, dict[Hashable, bytes]] | None:
         if self.embedder is None:

@@ -29,7 +29,8 @@ How the poller drives it (aggregator/pipeline/stories.py): one Clusterer per pro
 story ids are the stories' permanent uids (uuid4); before the first decision, `warm()` with
 the items stored within the window (ClusterItem.from_entry(entry, key=(source_id, identity)),
 their story uids) and the vectors kept from `vector(key)` (embed.to_bytes), so the window is
-not encoded again; per source, `add_many(new items)` before they are inserted, and the store
+not encoded again; per group of feeds stored together, `add_many(new items, views=...)`
+before they are inserted (`views`: the word views the parse workers worked out), and the store
 writes each Decision (story, level, rule, score, matched item) on the item and moves the
 stories in `merged` into story_id. Nothing here needs the database.
 
@@ -39,6 +40,7 @@ stories in `merged` into story_id. Nothing here needs the database.
     minhash.py    level 2: signatures, sketches, 4-gram sets, Jaccard and passage checks
     buckets.py    level 2's LSH buckets: which window items share a band key with a new one
     figures.py    the figures that veto a match, and the footers cut before shingling
+    evidence.py   level 3's prefilter: which vector rows a rule could accept, in numpy
 """
 
 from aggregator.pipeline.cluster.clusterer import Clusterer

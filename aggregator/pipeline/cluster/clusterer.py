@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aggregator.pipeline.cluster.buckets import _new_buckets
+from aggregator.pipeline.cluster.evidence import RowFacts
 from aggregator.pipeline.cluster.figures import _Footers
 from aggregator.pipeline.cluster.minhash import (
     _NUMPY,
@@ -78,6 +79,8 @@ class Clusterer:
         self.embedder: embed.Embedder | None = (
             embed.default_embedder() if embedder is AUTO else embedder)
         self._vectors = embed.VectorIndex(self.embedder.dim) if self.embedder else None
+        # what each vector row's item could offer level 3 as evidence, in numpy columns
+        self._facts = RowFacts(_NUMPY) if self._vectors is not None else None
         self._owners: list[_Rec | None] = []  # vector row -> rec
         self._recs: dict[Hashable, _Rec] = {}  # key -> rec, items inside the window
         self._identities: dict[tuple[str, str], _Rec] = {}
@@ -99,10 +102,12 @@ class Clusterer:
         """Place one item; `now` (default: its published time) moves the window forward."""
         return self.add_many((item,), now=now)[0]
 
-    def add_many(self, items: Iterable[ClusterItem], *,
-                 now: datetime | None = None) -> list[Decision]:
-        """Place items in order, as `add` would one by one; level 3 is batched."""
-        recs = self._prepare(items)
+    def add_many(self, items: Iterable[ClusterItem], *, now: datetime | None = None,
+                 views: Sequence[tuple[str, str] | None] | None = None) -> list[Decision]:
+        """Place items in order, as `add` would one by one; level 3 is batched. `views`:
+        per item, title_key() of its title and of its summary text when the caller has
+        them already (the parse workers work them out), else None."""
+        recs = self._prepare(items, views)
         if now is not None:
             self._advance(now)
         self._buckets.begin(recs)  # level 2's buckets, searched for the whole batch at once
@@ -196,12 +201,16 @@ class Clusterer:
 
     # --- the decision -------------------------------------------------------------------
 
-    def _prepare(self, items: Iterable[ClusterItem]) -> list[_Rec]:
+    def _prepare(self, items: Iterable[ClusterItem],
+                 views: Sequence[tuple[str, str] | None] | None = None) -> list[_Rec]:
         items = list(items)
         keys, texts = [], []
-        for item in items:
-            key = title_key(item.title)
-            words = title_key(item.summary_text) if item.summary_text else ""
+        for item, view in zip(items, views or itertools.repeat(None), strict=views is not None):
+            if view is not None:
+                key, words = view
+            else:
+                key = title_key(item.title)
+                words = title_key(item.summary_text) if item.summary_text else ""
             if words:
                 words = self._footers.strip(item.source_id, words)
             keys.append(key)
@@ -333,11 +342,11 @@ class Clusterer:
             assert self.embedder is not None and self._vectors is not None
             vector = self.embedder.embed([self._embedding_text(rec)])[0]
             batch.late[position] = vector
-            candidates += self._owned(self._vectors.scores(vector[None, :])[:, 0], low)
+            candidates += self._owned(self._vectors.scores(vector[None, :])[:, 0], rec)
         else:
             vector = batch.vectors[vector_row]
             if batch.window is not None:  # the index as it was when the batch began
-                candidates += self._owned(batch.window[:, vector_row], low)
+                candidates += self._owned(batch.window[:, vector_row], rec)
             for placed, other in batch.placed:  # and what the batch added since
                 score = float(vector @ placed)
                 if score >= low and other.alive:
@@ -351,9 +360,13 @@ class Clusterer:
                     or evidence and score >= limits.embedding_topic):
                 self._offer(found, other.story, _Match(3, score, "embedding", other, evidence))
 
-    def _owned(self, column: Any, low: float) -> list[tuple[float, _Rec]]:
+    def _owned(self, column: Any, rec: _Rec) -> list[tuple[float, _Rec]]:
+        """(cosine, item) of the rows of `column` that a level-3 rule might accept for `rec`
+        (RowFacts drops the others in numpy: most rows above the lowest threshold have no
+        evidence that could let them in)."""
+        assert self._facts is not None
         out = []
-        for row in (column >= low).nonzero()[0].tolist():
+        for row in self._facts.candidates(column, rec, self.thresholds, self.window).tolist():
             other = self._owners[row] if row < len(self._owners) else None
             if other is not None:
                 out.append((float(column[row]), other))
@@ -428,8 +441,9 @@ class Clusterer:
                 self._put_vector(rec, vector)
 
     def _put_vector(self, rec: _Rec, vector: Any) -> None:
-        assert self._vectors is not None
+        assert self._vectors is not None and self._facts is not None
         rec.row = self._vectors.put(vector)
+        self._facts.put(rec.row, rec)
         if rec.row == len(self._owners):
             self._owners.append(rec)
         else:
@@ -488,6 +502,8 @@ class Clusterer:
         self._buckets.drop(rec)
         if rec.row >= 0 and self._vectors is not None:
             self._vectors.free(rec.row)
+            assert self._facts is not None
+            self._facts.free(rec.row)
             self._owners[rec.row] = None
             rec.row = -1
         if keep_story and rec.story is not None:
