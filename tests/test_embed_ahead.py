@@ -42,7 +42,7 @@ REPORTS = [  # one story told in four languages, and unrelated items
     ("Le parlement adopte le budget après une longue nuit de débats",
      "Les députés ont voté le budget par 312 voix contre 250 après une nuit de débats."),
 ]
-SOURCES = [f"s{i}" for i in range(len(REPORTS))]  # a pass of 8 or more gets a parse pool
+SOURCES = [f"s{i}" for i in range(len(REPORTS))]
 
 
 class Counting:
@@ -100,8 +100,9 @@ def stories(uids: dict[str, str]) -> set[frozenset[str]]:
     return {frozenset(t for t in uids if uids[t] == uid) for uid in uids.values()}
 
 
-def test_first_bodies_are_embedded_beside_the_store_thread(tmp_path: Path,
-                                                          feed_server: FeedServer) -> None:
+def test_first_bodies_are_embedded_beside_the_store_thread(
+        tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGGREGATOR_PARSE_POOL_AFTER", "1")  # parse workers from the first body
     for i, name in enumerate(SOURCES):
         feed_server.route(f"/{name}.xml", feed(i))
     model = embed.shared_embedder()

@@ -56,7 +56,12 @@ if TYPE_CHECKING:  # the store imports the dedupe decider from this package
     from aggregator.store import Store
 
 log = logging.getLogger("aggregator.poll")
-PARSE_POOL_MIN_SOURCES = 8  # below this, starting worker processes costs more than it saves
+# Parse workers start once a pass has brought this many new bodies (parsed in the store thread
+# until then): a pass of a few changed feeds, which most cron passes are, costs less without
+# worker processes to start. Not many more: the bodies parsed before the workers start hold
+# up the store thread (bench/poll_vs_reader.py, 500 feeds: 9.5 s with workers from the 8th
+# body, 10.9 s from the 32nd). $AGGREGATOR_PARSE_POOL_AFTER overrides it.
+PARSE_POOL_AFTER = 8
 QUIET_BATCH = 500  # 304s written (and their claims released) together in a shared pass
 GROUP_MAX = 32  # parsed feeds stored in one transaction at most
 Clock = Callable[[], datetime]
@@ -109,6 +114,8 @@ class Poller:
         if parse_workers is None:  # $AGGREGATOR_PARSE_WORKERS overrides the core count
             parse_workers = int(os.environ.get("AGGREGATOR_PARSE_WORKERS") or os.cpu_count() or 1)
         self.parse_workers = parse_workers
+        self.parse_pool_after = int(os.environ.get("AGGREGATOR_PARSE_POOL_AFTER")
+                                    or PARSE_POOL_AFTER)
         settings = config.settings
         self._fetcher_factory = fetcher_factory or (lambda: Fetcher(
             timeout=settings.timeout.total_seconds(), max_body=settings.max_body_bytes,
@@ -143,7 +150,7 @@ class Poller:
         self._stage = asyncio.Semaphore(4 * max(self.parse_workers, 1) + 8)
         heartbeat = asyncio.create_task(self._heartbeat(loop))
         try:
-            with self._parse_pool(len(source_ids)) as pool, \
+            with self._parse_pool() as pool, \
                     ThreadPoolExecutor(max_workers=1, thread_name_prefix="store") as worker, \
                     self._embed_threads(pool) as ahead:
                 line = _StoreLine(loop, worker, self._finish)
@@ -250,33 +257,35 @@ class Poller:
                           hints=hints, consecutive_errors=errors, jitter=settings.jitter,
                           random=self.random)
 
-    def _parse_pool(self, sources: int) -> contextlib.AbstractContextManager[Executor | None]:
-        """Worker processes for the CPU work, when the pass is big enough to pay for them."""
-        if self.parse_workers < 2 or sources < PARSE_POOL_MIN_SOURCES:
+    def _parse_pool(self) -> contextlib.AbstractContextManager[_LazyPool | None]:
+        """Worker processes for the CPU work, started when the pass brings enough of it."""
+        if self.parse_workers < 2:
             return contextlib.nullcontext()
         # forkserver, not fork: `run` polls from a thread beside the web server's threads.
-        return ProcessPoolExecutor(max_workers=self.parse_workers,
-                                   mp_context=multiprocessing.get_context("forkserver"),
-                                   initializer=_init_worker, initargs=(self.config,))
+        return _LazyPool(self.parse_pool_after, lambda: ProcessPoolExecutor(
+            max_workers=self.parse_workers, mp_context=multiprocessing.get_context("forkserver"),
+            initializer=_init_worker, initargs=(self.config,)))
 
-    def _embed_threads(self, pool: Executor | None
+    def _embed_threads(self, pool: _LazyPool | None
                        ) -> contextlib.AbstractContextManager[Executor | None]:
         """Threads embedding the entries of sources polled for the first time while the store
-        thread works (Stories.embed_ahead): in a pass big enough for a parse pool, when
+        thread works (Stories.embed_ahead), for the bodies the parse workers parse, when
         stories have an encoder."""
         if pool is None or self.stories.embedder is None:
             return contextlib.nullcontext()
         return ThreadPoolExecutor(max_workers=self.parse_workers, thread_name_prefix="embed")
 
-    async def _changed(self, loop: asyncio.AbstractEventLoop, pool: Executor | None,
+    async def _changed(self, loop: asyncio.AbstractEventLoop, workers: _LazyPool | None,
                        ahead: Executor | None, worker: Executor, line: _StoreLine,
                        state: SourceState, fetched: FetchResult, started: float) -> PollOutcome:
-        """A new body: parse … tag in a worker process (when there is a pool), then store
-        in the store thread. A source's first body (no body stored before: every entry is
-        new) is also embedded for level 3 beforehand, in `ahead`'s threads."""
+        """A new body: parse … tag in a worker process (once the pass has started them),
+        then store in the store thread. A source's first body (no body stored before: every
+        entry is new) parsed by a worker is also embedded for level 3 beforehand, in
+        `ahead`'s threads."""
         async with self._stage:  # bounded: parsed feeds must not pile up before the store
             now = self.clock()
             processed = None
+            pool = workers.take() if workers is not None else None
             if pool is not None:
                 try:
                     processed = await loop.run_in_executor(pool, _process_in_worker, fetched,
@@ -396,6 +405,34 @@ class _Job:
     started: float  # time.monotonic() when its fetch began
     now: datetime  # the poll's time
     processed: Processed | None
+
+
+class _LazyPool:
+    """The parse workers of a pass, started at its `after`-th new body (the bodies before it
+    are parsed in the store thread); shut down with the pass."""
+
+    def __init__(self, after: int, start: Callable[[], ProcessPoolExecutor]) -> None:
+        self._after, self._start = after, start
+        self._bodies = 0
+        self._pool: ProcessPoolExecutor | None = None
+
+    def take(self) -> Executor | None:
+        """Where the next new body is parsed: the workers, or None (the store thread)."""
+        self._bodies += 1
+        if self._pool is None and self._bodies >= self._after:
+            self._pool = self._start()
+        return self._pool
+
+    @property
+    def started(self) -> bool:
+        return self._pool is not None
+
+    def __enter__(self) -> _LazyPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
 
 class _StoreLine:

@@ -1,0 +1,66 @@
+"""Parse workers start only once a pass has brought enough new bodies (the first ones are
+parsed in the store thread): what a pass stores and reports is the same either way."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from feedserver import FeedServer
+
+from aggregator import pipeline
+from aggregator.config import load_config
+from aggregator.pipeline import Poller
+from aggregator.pipeline.stories import Stories
+from aggregator.store import Store
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+FEEDS = {"wire-one": "rss20_en.xml", "almarsad": "rss20_ar.xml", "ledger": "rss10.rdf",
+         "atom-mixed": "atom10.xml", "albareed": "rss20_ar_cp1256.xml",
+         "html-page": "not_a_feed.html", "broken": "malformed.xml"}
+
+
+def poll(tmp_path: Path, server: FeedServer, after: int,
+         monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, tuple[str, int]], int, int]:
+    """One pass with parse workers started at the `after`-th new body: per source (outcome,
+    new items); the bodies parsed in this process; the items stored."""
+    monkeypatch.setenv("AGGREGATOR_PARSE_POOL_AFTER", str(after))
+    in_process = []
+    original = pipeline.process
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        in_process.append(args[1].id)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "process", counted)  # the worker processes keep their own
+    folder = tmp_path / f"after-{after}"
+    folder.mkdir()
+    (folder / "feeds.yaml").write_text("\n".join([
+        "settings:", f"  database: sqlite:///{folder}/store.db", "  output_dir: public",
+        "  base_url: https://news.example/", "  story_embeddings: false",
+        "sources:", *(f"  - {{id: {s}, url: '{server.url(f'/{s}.xml')}'}}" for s in FEEDS),
+    ]) + "\n", encoding="utf-8")
+    config = load_config(folder / "feeds.yaml")
+    with Store(config.settings.database) as store:
+        store.sync_sources(config.sources)
+        outcomes = Poller(config, store, clock=lambda: NOW, parse_workers=2,
+                          stories=Stories(config.settings.story_window, embedder=None)
+                          ).run(list(FEEDS))
+        return ({o.source_id: (o.outcome, o.new) for o in outcomes}, len(in_process),
+                store.count("items"))
+
+
+def test_workers_start_at_the_nth_new_body(tmp_path: Path, feed_server: FeedServer,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    for source, name in FEEDS.items():
+        feed_server.serve_file(f"/{source}.xml", name)
+    alone, parsed_here, stored = poll(tmp_path, feed_server, 1000, monkeypatch)
+    assert parsed_here == len(FEEDS)  # a small pass: no worker process at all
+    assert stored > 0 and alone["html-page"][0] == alone["broken"][0] == "error"
+    pooled, parsed_here, stored_pooled = poll(tmp_path, feed_server, 3, monkeypatch)
+    assert parsed_here == 2  # the first two bodies, then the workers
+    assert pooled == alone and stored_pooled == stored
+    everything, parsed_here, _ = poll(tmp_path, feed_server, 1, monkeypatch)
+    assert parsed_here == 0 and everything == alone
