@@ -295,6 +295,8 @@ def child(work: Path, trace: bool, sizes: bool = False) -> int:
         stories = recorder.objects["stories"]
         recorder.sizes["clusterer after the poll"] = _deep_mib(
             stories.clusterer, exclude=(stories.embedder,))
+        for part, mib in _window_parts(stories.clusterer, exclude=(stories.embedder,)):
+            recorder.sizes[f"clusterer: {part}"] = mib
     result = {"exit_status": status, "ru_maxrss_mib": round(peak, 1),
         "peak_sampled_mib": round(recorder.peak, 1), "peak_at": recorder.peak_at,
         "marks": recorder.marks, "workers_peak_mib": sorted(
@@ -373,15 +375,17 @@ def _measure_sizes(recorder: Recorder) -> None:
     Store.section_outlines = measured  # type: ignore[method-assign]
 
 
-def _deep_mib(root: Any, exclude: tuple[Any, ...] = ()) -> float:
+def _deep_mib(root: Any, exclude: tuple[Any, ...] = (), seen: set[int] | None = None) -> float:
     """Bytes of every object reachable from root (numpy buffers included), modules, classes
-    and functions left out, in MiB."""
+    and functions left out, in MiB. `seen`: ids already counted, updated."""
     import gc
     import types
 
     skip = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
             types.MethodType, types.CodeType)
-    seen = {id(x) for x in exclude}
+    if seen is None:
+        seen = set()
+    seen.update(id(x) for x in exclude)
     todo, total = [root], 0
     while todo:
         obj = todo.pop()
@@ -391,6 +395,29 @@ def _deep_mib(root: Any, exclude: tuple[Any, ...] = ()) -> float:
         total += sys.getsizeof(obj)
         todo.extend(gc.get_referents(obj))
     return round(total / MIB, 1)
+
+
+def _window_parts(clusterer: Any, exclude: tuple[Any, ...] = ()) -> list[tuple[str, float]]:
+    """The clusterer's deep size split by what holds it: each field of the window's items
+    (in this order, an object shared by two counted once, under the first), then each of
+    the clusterer's own indexes."""
+    recs = list(clusterer._recs.values())
+    stories = list({id(rec.story): rec.story for rec in recs if rec.story}.values())
+    seen = {id(x) for x in (*exclude, *recs, *stories)}  # walked on their own, below
+    held = [[part for story in stories for part in (story.members, story.sources, story.names)]]
+    parts = [("items themselves (_Rec)", sum(sys.getsizeof(rec) for rec in recs) / MIB),
+             ("stories (_Story, members, sources, names)", sum(
+                 sys.getsizeof(story) for story in stories) / MIB + _deep_mib(held[0],
+                                                                             seen=seen))]
+    # each walked list stays alive (held): a freed one's id could come back as a new one's
+    for rec_field in type(recs[0]).__slots__ if recs else ():
+        if rec_field != "story":
+            held.append([getattr(rec, rec_field) for rec in recs])
+            parts.append((f"items' {rec_field}", _deep_mib(held[-1], seen=seen)))
+    for name, value in sorted(vars(clusterer).items()) if hasattr(clusterer, "__dict__") \
+            else ():
+        parts.append((name, _deep_mib(value, seen=seen)))
+    return [(part, round(mib, 1)) for part, mib in parts if mib >= 0.1]
 
 
 def _owner(traceback: Any) -> str:

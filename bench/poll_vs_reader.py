@@ -214,6 +214,9 @@ def _report(args: argparse.Namespace, summary: dict[str, Any],
     med = {f"{tool}_{which}_{key}": _median(runs, tool, which, key)
            for tool in ("ours", "reader") for which in ("first", "second")
            for key in ("seconds", "cpu_seconds", "peak_rss_mib", "process_seconds")}
+    med.update({f"ours_{which}_workers_cpu_seconds": _median(runs, "ours", which,
+                                                             "workers_cpu_seconds")
+                for which in ("first", "second")})
     ours_peak = max(r["peak_rss_mib"] for r in runs if r["tool"] == "ours")
     first = med["reader_first_seconds"] / med["ours_first_seconds"]
     second = med["reader_second_seconds"] / med["ours_second_seconds"]
@@ -312,6 +315,8 @@ def _table(report: dict[str, Any]) -> str:
         ("  CPU s (user+sys)", f"{m['ours_first_cpu_seconds']:.2f}",
          f"{m['reader_first_cpu_seconds']:.2f}",
          f"{m['reader_first_cpu_seconds'] / m['ours_first_cpu_seconds']:.2f}x", "", ""),
+        ("    in parse workers", f"{m['ours_first_workers_cpu_seconds']:.2f}", "", "", "",
+         ""),
         ("second poll, all 304", f"{m['ours_second_seconds']:.2f}",
          f"{m['reader_second_seconds']:.2f}",
          f"{report['ratios_reader_over_ours']['second']:.2f}x", "<= 1.0 s, >= 1.5x",
