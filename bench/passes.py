@@ -6,8 +6,8 @@
 WORKDIR holds feeds.yaml (ours) or urls.txt (reader); the database is kept there between
 the two passes. The libraries are imported before the clock starts, the same for both
 tools; the time covers what the user's command does after that. Prints one JSON line:
-wall and CPU seconds of the pass (ours: of its process and, apart too, of the processes it
-started: parse workers), the peak RSS of this process when the pass ends (getrusage
+wall and CPU seconds of the pass (ours: of its own process; poll_vs_reader.py adds the
+processes it starts), the peak RSS of this process when the pass ends (getrusage
 ru_maxrss, imports included), and what the pass stored (read afterwards).
 """
 
@@ -17,11 +17,9 @@ import contextlib
 import io
 import json
 import logging
-import os
 import re
 import resource
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -41,11 +39,11 @@ def ours(which: str, work: Path) -> dict[str, Any]:
 
     imported = time.perf_counter() - imported
     out = io.StringIO()
-    started, cpu = time.perf_counter(), _cpu_seconds()
-    with contextlib.redirect_stdout(out), _Descendants() as descendants:
+    started, cpu = time.perf_counter(), _cpu_seconds(own=True)
+    with contextlib.redirect_stdout(out):
         status = main(["--config", str(work / "feeds.yaml"), "poll", "--all"])
-    seconds, cpu, peak = time.perf_counter() - started, _cpu_seconds() - cpu, _peak_rss_mib()
-    workers = descendants.cpu_seconds()
+    seconds, cpu, peak = time.perf_counter() - started, _cpu_seconds(own=True) - cpu, \
+        _peak_rss_mib()
     logging.shutdown()
     lines = out.getvalue().splitlines()
     total = next((line for line in lines if line.startswith("total:")), "")
@@ -55,8 +53,7 @@ def ours(which: str, work: Path) -> dict[str, Any]:
     with Store(config.settings.database) as store:
         items, stories = store.count("items"), store.count("stories")
     published = config.settings.output_dir / f"{config.sections[0].id}.atom"
-    return {"seconds": seconds, "cpu_seconds": cpu + workers, "peak_rss_mib": peak,
-            "process_cpu_seconds": cpu, "workers_cpu_seconds": workers,
+    return {"seconds": seconds, "cpu_seconds": cpu, "peak_rss_mib": peak,
             "import_seconds": imported, "exit_status": status, "outcomes": kinds,
             "errors": kinds.get("error", 0), "items": items, "stories": stories,
             "published_entries": published.read_text(encoding="utf-8").count("<entry")
@@ -98,69 +95,17 @@ def reader(which: str, work: Path) -> dict[str, Any]:
                 "first_errors": first_errors}
 
 
-def _cpu_seconds() -> float:
+def _cpu_seconds(own: bool = False) -> float:
     """User + system CPU time of this process (all its threads) and of its finished child
-    processes so far. Our parse workers are not among them: the forkserver starts them, and
-    it is reaped only at exit (see _Descendants)."""
+    processes so far; `own`: of this process only (poll_vs_reader.py reads the time of the
+    processes ours starts from /proc: the forkserver's parse workers are not our children,
+    and a thread here sampling them would keep publishing from forking)."""
     total = 0.0
-    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+    for who in (resource.RUSAGE_SELF,) if own else (resource.RUSAGE_SELF,
+                                                      resource.RUSAGE_CHILDREN):
         usage = resource.getrusage(who)
         total += usage.ru_utime + usage.ru_stime
     return total
-
-
-class _Descendants(threading.Thread):
-    """CPU time of the processes started below this one while it runs (forkserver, parse
-    workers), read from /proc every 20 ms: a process that ends between two reads loses at
-    most that much of its time."""
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self._stop_event = threading.Event()
-        self._ticks: dict[int, int] = {}  # pid -> its last utime + stime, in clock ticks
-        self._before = set(self._tree()) - {os.getpid()}
-
-    def __enter__(self) -> _Descendants:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop_event.set()
-        self.join()
-
-    def run(self) -> None:
-        while True:
-            for pid, ticks in self._tree().items():
-                if pid != os.getpid() and pid not in self._before:
-                    self._ticks[pid] = ticks
-            if self._stop_event.wait(0.02):
-                return
-
-    def cpu_seconds(self) -> float:
-        return sum(self._ticks.values()) / os.sysconf("SC_CLK_TCK")
-
-    @staticmethod
-    def _tree() -> dict[int, int]:
-        """pid -> utime + stime of this process and every process below it."""
-        parents, ticks = {}, {}
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry.name}/stat", encoding="ascii") as f:
-                    fields = f.read().rpartition(")")[2].split()
-            except OSError:
-                continue
-            pid = int(entry.name)
-            parents[pid], ticks[pid] = int(fields[1]), int(fields[11]) + int(fields[12])
-        mine, grew = {os.getpid()}, True
-        while grew:
-            grew = False
-            for pid, parent in parents.items():
-                if parent in mine and pid not in mine:
-                    mine.add(pid)
-                    grew = True
-        return {pid: ticks[pid] for pid in mine}
 
 
 def _peak_rss_mib() -> float:

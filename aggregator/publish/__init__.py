@@ -127,7 +127,8 @@ def _publish_section(config: Config, store: Store, section: SectionConfig,
     del history
     stories = subscription_stories(newest, plan.current)
     # The archives first: the subscription document must never link a day not yet written.
-    others, days = write_archives(out, section, plan, ctx, state, store.story_views)
+    others, days = write_archives(out, section, plan, ctx, state, store.story_views,
+                                  child_setup=store.after_fork)
     page = Page(prev_archive=plan.days[0].day if plan.days else None)
     current = subscription_digest(section, stories, ctx, page.prev_archive)
     if current == state.current and all(feed_file(out, section.id, fmt).exists()

@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from aggregator.config import SectionConfig
+from aggregator.publish import fork
 from aggregator.publish.archive_state import (
     ArchiveState,
     DayRecord,
@@ -149,22 +150,38 @@ def plan_archives(history: Sequence[StoryOutline], *, now: datetime, retention: 
 
 
 def write_archives(output_dir: Path, section: SectionConfig, plan: ArchivePlan,
-                   ctx: RenderContext, state: ArchiveState,
-                   read: Reader) -> tuple[int, dict[str, DayRecord]]:
+                   ctx: RenderContext, state: ArchiveState, read: Reader,
+                   child_setup: Callable[[], None] | None = None,
+                   ) -> tuple[int, dict[str, DayRecord]]:
     """Render the archive documents whose content changed (or whose file is missing), delete
-    the days no longer planned; return how many files changed and the new day records."""
-    changed, records = 0, {}
+    the days no longer planned; return how many files changed and the new day records.
+    `child_setup`: given, a big render is shared with a forked child (publish/fork.py),
+    which calls it first (`read` must then work in the child after it)."""
+    records, due = {}, []
     for archive in plan.days:
         frame = frame_digest(section, ctx, archive.day, archive.prev, archive.next)
-        path = archive_file(output_dir, section.id, archive.day)
         old = state.days.get(archive.day)
         stories = DayStories.of(archive.stories, read, ctx)
-        if old and old.frame == frame and path.exists() and stories.unchanged(old):
+        if old and old.frame == frame and stories.unchanged(old) and \
+                archive_file(output_dir, section.id, archive.day).exists():
             records[archive.day] = old
             continue
-        page = Page(day=archive.day, prev_archive=archive.prev, next_archive=archive.next)
-        changed += write_parts(path, render_atom(section, stories, ctx, page))
         records[archive.day] = DayRecord(frame, stories.digests)
+        due.append((archive, stories))
+
+    def render(days: Sequence[tuple[ArchiveDay, DayStories]]) -> int:
+        changed = 0
+        for archive, stories in days:
+            page = Page(day=archive.day, prev_archive=archive.prev, next_archive=archive.next)
+            changed += write_parts(archive_file(output_dir, section.id, archive.day),
+                                   render_atom(section, stories, ctx, page))
+        return changed
+
+    if child_setup is None:
+        changed = render(due)
+    else:
+        changed = fork.shared(due, lambda day: len(day[1].outlines), render,
+                              child_setup=child_setup)
     return changed + _delete_unplanned(output_dir, section.id, records.keys()), records
 
 

@@ -244,6 +244,11 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def after_fork(self) -> None:
+        """In a forked child: its own connections from now on, the parent's left alone (a
+        connection shared by two processes corrupts its session)."""
+        self.engine.dispose(close=False)
+
     def __enter__(self) -> Store:
         return self
 
