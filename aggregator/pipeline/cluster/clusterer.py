@@ -123,7 +123,7 @@ class Clusterer:
             batch = self._embed_batch(recs, vectors) if self.embedder else None
             out = []
             for position, rec in enumerate(recs):
-                self._advance(rec.item.published)
+                self._advance(rec.published)
                 out.append(self._place(rec, position, batch))
         finally:
             self._buckets.end()
@@ -161,7 +161,7 @@ class Clusterer:
             for rec, (item, story_id) in zip(self._prepare([item for item, _ in pairs]), pairs,
                                              strict=True):
                 self._advance(item.published)
-                if self._too_old(item):
+                if self._too_old(item.published):
                     continue
                 story = self._stories.get(story_id)
                 if story is None:
@@ -177,7 +177,7 @@ class Clusterer:
             self._embed_stored(taken, vectors or {})
         for rec in taken:
             if rec.alive:
-                rec.settle(figures=True)
+                rec.settle(level3=self.embedder is not None)
         return len(taken)
 
     def story_of(self, key: Hashable) -> StoryId | None:
@@ -228,16 +228,17 @@ class Clusterer:
 
     def _place(self, rec: _Rec, position: int, batch: _Batch | None) -> Decision:
         item = rec.item
-        old = self._recs.get(item.key) or self._identities.get((item.source_id, item.identity))
+        assert item is not None  # until it is settled, below
+        old = self._recs.get(rec.key) or self._identities.get((rec.source_id, rec.identity))
         if old is not None and old.story is not None:  # the same item again (maybe edited)
             story = old.story
             self._remove(old, keep_story=True)
-            decision = Decision(item.key, story.id, False, 0, "identity", 1.0, old.item.key)
+            decision = Decision(rec.key, story.id, False, 0, "identity", 1.0, old.key)
             rec.decision = decision
             self._index(rec, story)
             self._keep_vector(rec, position, batch)
             if rec.alive:
-                rec.settle()
+                rec.settle(level3=batch is not None)
             return decision
         found: dict[_Story, _Match] = {}
         self._level1(rec, found)
@@ -246,16 +247,16 @@ class Clusterer:
             self._level3(rec, position, batch, found)
         ranked = sorted(found.items(), key=lambda sm: (sm[1].level, -sm[1].score, sm[0].first,
                                                        sm[0].seq))
-        primary = next(((s, m) for s, m in ranked if s.accepts(item)), None)
+        primary = next(((s, m) for s, m in ranked if s.accepts(rec)), None)
         if primary is None:
-            story = _Story(self._mint(item), next(self._seq), item.published)
+            story = _Story(self._mint(item), next(self._seq), rec.published)
             self._stories[story.id] = story
-            decision = Decision(item.key, story.id, True, 0, "new", 0.0)
+            decision = Decision(rec.key, story.id, True, 0, "new", 0.0)
         else:
             story, match = primary
             merged = []
             for other, m in ranked:
-                if other is story or not other.accepts(item) or not self._mergeable(story, other):
+                if other is story or not other.accepts(rec) or not self._mergeable(story, other):
                     continue
                 if m.level == 3 and not self.thresholds.merge_on_embedding:
                     continue
@@ -263,21 +264,21 @@ class Clusterer:
                 self._merge(survivor, absorbed)
                 merged.append(absorbed.id)
                 story = survivor
-            decision = Decision(item.key, story.id, False, match.level, match.rule,
-                                round(match.score, 4), match.other.item.key, match.evidence,
+            decision = Decision(rec.key, story.id, False, match.level, match.rule,
+                                round(match.score, 4), match.other.key, match.evidence,
                                 tuple(merged))
         rec.decision = decision
-        story.first = min(story.first, item.published)
+        story.first = min(story.first, rec.published)
         self._index(rec, story)
         self._keep_vector(rec, position, batch)
         if rec.alive:
-            rec.settle()
+            rec.settle(level3=batch is not None)
         return decision
 
     def _near(self, rec: _Rec, other: _Rec) -> bool:
         """Another source's item within the window of this one."""
-        return (other.item.source_id != rec.item.source_id and other.story is not None
-                and abs(other.item.published - rec.item.published) <= self.window)
+        return (other.source_id != rec.source_id and other.story is not None
+                and abs(other.published - rec.published) <= self.window)
 
     @staticmethod
     def _offer(found: dict[_Story, _Match], story: _Story | None, match: _Match) -> None:
@@ -308,11 +309,11 @@ class Clusterer:
         limits = self.thresholds
         # equal sketch bytes needed for an estimate of near_duplicate - _MARGIN
         need = ((limits.near_duplicate - _MARGIN) * (1 - 1 / 256) + 1 / 256) * _SLOTS
-        source = rec.item.source_id
+        source = rec.source_id
         others = list(set(pool))  # each candidate once; a C-speed estimate before anything else
         candidates: list[tuple[int, _Rec]] = []
         for same, other in zip(_same_slots(rec.sketch, others), others, strict=True):
-            if same < need or other.item.source_id == source or not self._near(rec, other):
+            if same < need or other.source_id == source or not self._near(rec, other):
                 continue
             match = found.get(other.story) if other.story else None
             if match is None or match.level > 1:
@@ -384,13 +385,14 @@ class Clusterer:
 
     @staticmethod
     def _evidence(rec: _Rec, other: _Rec) -> tuple[str, ...]:
-        a, b = rec.item, other.item
+        assert rec.clues is not None and other.clues is not None  # kept while level 3 runs
+        (topics, image, link), (their_topics, their_image, their_link) = rec.clues, other.clues
         out = [n if n.startswith("score:") else f"number:{n}"
                for n in sorted(rec.figures()[0] & other.figures()[0])]
-        out += [f"topic:{t}" for t in sorted(set(a.topics) & set(b.topics))]
-        if a.image and a.image == b.image:
+        out += [f"topic:{t}" for t in sorted(set(topics) & set(their_topics))]
+        if image and image == their_image:
             out.append("image")
-        if a.canonical_link and a.canonical_link == b.canonical_link:
+        if link and link == their_link:
             out.append("link")
         return tuple(out)
 
@@ -419,13 +421,14 @@ class Clusterer:
         return batch
 
     def _embedding_text(self, rec: _Rec) -> str:
+        assert rec.item is not None  # embedded only while it is being placed
         return embed.embedding_text(rec.item.title, rec.item.summary_text, self.embed_chars)
 
     def _cheap_match(self, rec: _Rec, position: int) -> bool:
         found: dict[_Story, _Match] = {}
         self._level1(rec, found)
         self._level2(rec, position, found)
-        return any(story.accepts(rec.item) for story in found)
+        return any(story.accepts(rec) for story in found)
 
     def _keep_vector(self, rec: _Rec, position: int, batch: _Batch | None) -> None:
         """Keep the item's vector unless levels 1-2 placed it: its story already has the vector
@@ -451,7 +454,7 @@ class Clusterer:
         for rec in recs:
             if not rec.alive:
                 continue
-            vector = vectors.get(rec.item.key)
+            vector = vectors.get(rec.key)
             if vector is not None and len(vector) == self.embedder.dim:
                 self._put_vector(rec, vector)
             else:
@@ -485,22 +488,21 @@ class Clusterer:
     def _holds(self, item: ClusterItem) -> bool:
         return item.key in self._recs or (item.source_id, item.identity) in self._identities
 
-    def _too_old(self, item: ClusterItem) -> bool:
+    def _too_old(self, published: datetime) -> bool:
         """Published before the kept window: decided, never kept."""
-        return self._watermark is not None and item.published < self._watermark - self.keep
+        return self._watermark is not None and published < self._watermark - self.keep
 
     def _index(self, rec: _Rec, story: _Story) -> None:
         """Put a placed item in the window's indexes."""
-        item = rec.item
         rec.story = story
-        story.members[item.key] = rec
-        story.sources[item.source_id] = item.identity
-        if self._too_old(item):
+        story.members[rec.key] = rec
+        story.sources[rec.source_id] = rec.identity
+        if self._too_old(rec.published):
             rec.alive = False  # already outside the window: decided, not kept
             self._drop_member(rec)
             return
-        self._recs[item.key] = rec
-        self._identities[(item.source_id, item.identity)] = rec
+        self._recs[rec.key] = rec
+        self._identities[(rec.source_id, rec.identity)] = rec
         if rec.link:
             _enlist(self._links, rec.link, rec)
         if usable_title_key(rec.title_key):
@@ -508,17 +510,16 @@ class Clusterer:
         rec.seq = next(self._seq)  # before the buckets: the newest of a story there is its last
         if rec.bands:
             self._buckets.put(rec)
-        heapq.heappush(self._expiry, (item.published, rec.seq, rec))
+        heapq.heappush(self._expiry, (rec.published, rec.seq, rec))
         if isinstance(rec.own, set):
             rec.own = None  # the text gives them back; a set costs ~25 KB per item
 
     def _remove(self, rec: _Rec, *, keep_story: bool = False) -> None:
-        item = rec.item
         rec.alive = False
-        if self._recs.get(item.key) is rec:
-            del self._recs[item.key]
-        if self._identities.get((item.source_id, item.identity)) is rec:
-            del self._identities[(item.source_id, item.identity)]
+        if self._recs.get(rec.key) is rec:
+            del self._recs[rec.key]
+        if self._identities.get((rec.source_id, rec.identity)) is rec:
+            del self._identities[(rec.source_id, rec.identity)]
         _unlist(self._links, rec.link, rec)
         _unlist(self._titles, rec.title_key, rec)
         self._buckets.drop(rec)
@@ -529,7 +530,7 @@ class Clusterer:
             self._owners[rec.row] = None
             rec.row = -1
         if keep_story and rec.story is not None:
-            rec.story.members.pop(item.key, None)
+            rec.story.members.pop(rec.key, None)
         else:
             self._drop_member(rec)
 
@@ -537,10 +538,10 @@ class Clusterer:
         story = rec.story
         if story is None:
             return
-        story.members.pop(rec.item.key, None)
-        if story.sources.get(rec.item.source_id) == rec.item.identity and not any(
-                m.item.source_id == rec.item.source_id for m in story.members.values()):
-            del story.sources[rec.item.source_id]
+        story.members.pop(rec.key, None)
+        if story.sources.get(rec.source_id) == rec.identity and not any(
+                m.source_id == rec.source_id for m in story.members.values()):
+            del story.sources[rec.source_id]
         if not story.members:
             for name in story.names:
                 if self._stories.get(name) is story:

@@ -59,13 +59,14 @@ class RowFacts:
     def put(self, row: int, rec: _Rec) -> None:
         if row >= len(self.source):
             self._grow(max(2 * len(self.source), row + 1))
-        item = rec.item
-        self.source[row] = self._code(item.source_id)
-        self.time[row] = _micros(item.published)
-        self.topics[row] = _topic_bits(item.topics)
+        assert rec.clues is not None  # kept while level 3 runs
+        topics, image, link = rec.clues
+        self.source[row] = self._code(rec.source_id)
+        self.time[row] = _micros(rec.published)
+        self.topics[row] = _topic_bits(topics)
         self.numbers[row] = bool(rec.figures()[0])
-        self.image[row] = _hash(item.image)
-        self.link[row] = _hash(item.canonical_link)
+        self.image[row] = _hash(image)
+        self.link[row] = _hash(link)
 
     def free(self, row: int) -> None:
         self.source[row] = -1  # no item's code: never near again
@@ -75,23 +76,24 @@ class RowFacts:
         """The rows of `column` (cosines of `rec` to rows 0..len(column)-1) that might be
         accepted: every row a level-3 rule could accept, and maybe a few more."""
         np = self._np
-        item = rec.item
+        assert rec.clues is not None  # kept while level 3 runs
+        topics, image, link = rec.clues
         low = min(limits.embedding, limits.embedding_topic, limits.embedding_evidence)
         rows = np.flatnonzero(column >= low)
         if not len(rows):
             return rows
         score = column[rows]
         source = self.source[rows]
-        near = (source != self._sources.get(item.source_id, -2)) & (source >= 0)
-        near &= np.abs(self.time[rows] - _micros(item.published)) <= window // _MICROSECOND
+        near = (source != self._sources.get(rec.source_id, -2)) & (source >= 0)
+        near &= np.abs(self.time[rows] - _micros(rec.published)) <= window // _MICROSECOND
         strong = np.zeros(len(rows), dtype=bool)
         if rec.figures()[0]:
             strong |= self.numbers[rows]
-        if (image := _hash(item.image)) != 0:
-            strong |= self.image[rows] == image
-        if (link := _hash(item.canonical_link)) != 0:
-            strong |= self.link[rows] == link
-        topic = (self.topics[rows] & np.uint64(_topic_bits(item.topics))) != 0
+        if (image_hash := _hash(image)) != 0:
+            strong |= self.image[rows] == image_hash
+        if (link_hash := _hash(link)) != 0:
+            strong |= self.link[rows] == link_hash
+        topic = (self.topics[rows] & np.uint64(_topic_bits(topics))) != 0
         keep = near & ((score >= limits.embedding)
                        | (score >= limits.embedding_topic) & (strong | topic)
                        | (score >= limits.embedding_evidence) & strong)

@@ -10,6 +10,7 @@ from aggregator.text.arabic import western_digits
 
 # --- figures: numbers (two or more digits, decimals, scores; years left out) and weekdays
 _ANY_DIGIT = re.compile(r"[0-9\u0660-\u0669\u06f0-\u06f9]")
+_LAST_DIGIT = re.compile(r".*[0-9\u0660-\u0669\u06f0-\u06f9]", re.DOTALL)  # up to the last
 _NUMBER = re.compile(r"[0-9]+(?:[.,][0-9]+)*")
 _SCORE = re.compile(r"(?<![0-9.,])([0-9]{1,2}) ?[-\u2013] ?([0-9]{1,2})(?![0-9.,])")
 _THOUSANDS = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+")
@@ -51,6 +52,24 @@ def _figures(text: str) -> frozenset[str]:
         text = _SCORE.sub(" ", text)
     numbers = {n for n in map(_number, _NUMBER.findall(text)) if n}
     return frozenset(numbers | {f"score:{s}" for s in scores}) if numbers or scores else _NONE
+
+
+def _figure_text(title: str, summary: str) -> str:
+    """The part of `f"{title} {summary}"` whose `_figures` are the whole text's: from the
+    character before its first digit to the one after its last ("" without a digit).
+
+    Every number and score starts and ends with a digit, and the patterns look at most one
+    character beyond a match (the score's look-behind and look-ahead, a number's separator);
+    western_digits() maps one character to one. So the window keeps this (nothing, for most
+    items) instead of an item's title and summary, and works its figures out only if a
+    comparison needs them (tests/test_window_memory.py compares both on random texts)."""
+    text = f"{title} {summary}"
+    first = _ANY_DIGIT.search(text)
+    if first is None:
+        return ""
+    start = first.start()
+    end = _LAST_DIGIT.match(text, start).end()  # type: ignore[union-attr]  # a digit is there
+    return text[max(start - 1, 0):end + 1]
 
 
 class _Footers:

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable, Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from aggregator.pipeline.cluster.figures import _ANY_WEEKDAY, _NONE, _WEEKDAYS, _figures
+from aggregator.pipeline.cluster.figures import (
+    _ANY_WEEKDAY,
+    _NONE,
+    _WEEKDAYS,
+    _figure_text,
+    _figures,
+)
 from aggregator.pipeline.cluster.minhash import _gram_set, _Signed
 from aggregator.pipeline.cluster.model import ClusterItem, Decision, StoryId
 from aggregator.pipeline.dedupe import usable_link
@@ -36,31 +41,44 @@ class _Story:
         # its own id and those of stories merged into it: a tuple, ~150 bytes less than a set
         self.names: tuple[StoryId, ...] = (story_id,)
 
-    def accepts(self, item: ClusterItem) -> bool:
-        return self.sources.get(item.source_id, item.identity) == item.identity
+    def accepts(self, rec: _Rec) -> bool:
+        return self.sources.get(rec.source_id, rec.identity) == rec.identity
 
     def older_than(self, other: _Story) -> bool:
         return (self.first, self.seq) < (other.first, other.seq)
 
 
 class _Rec:
-    """One item inside the window, with the views every level compares."""
+    """One item inside the window, with the views every level compares. Once placed it keeps
+    only what later comparisons read: its ClusterItem goes (with its title and summary, a
+    quarter of what the window held per item), the part of its text that states figures stays."""
 
-    __slots__ = ("item", "story", "decision", "title_key", "text", "link", "own", "bands",
-                 "sketch", "facts", "row", "slot", "alive", "seq")
+    __slots__ = ("item", "key", "source_id", "identity", "published", "link", "clues", "story",
+                 "decision", "title_key", "text", "own", "bands", "sketch", "facts", "row",
+                 "slot", "alive", "seq")
 
     def __init__(self, item: ClusterItem, key: str, text: str, signed: _Signed | None) -> None:
-        self.item = item
+        self.item: ClusterItem | None = item  # while it is being placed (level 3 embeds it)
+        self.key = item.key
+        self.source_id = item.source_id
+        self.identity = item.identity
+        self.published = item.published
+        self.link = item.canonical_link if _usable_link(item.canonical_link) else None
+        # what level 3 compares besides the vectors; kept after placing only when it runs
+        self.clues: tuple[tuple[str, ...], str | None, str | None] | None = (
+            item.topics, item.image, item.canonical_link)
         self.story: _Story | None = None
         self.decision: Decision | None = None
         self.title_key = key  # word view of the title: level 1's title key
         self.text = text  # word view of title + summary, the source's footer cut off
-        self.link = item.canonical_link if _usable_link(item.canonical_link) else None
         self.own: Any = None  # its distinct 4-grams (_gram_set), see shingles()
         # its LSH band keys until the buckets hold them (with numpy: see buckets.py)
         self.bands: Any = signed.bands if signed else ()
         self.sketch = signed.sketch if signed else 0
-        self.facts: tuple[frozenset[str], frozenset[int]] | None = None  # see figures()
+        # its numbers and weekdays once a comparison needed them (see figures()); until then
+        # the part of its title and summary that the numbers are read from (_figure_text)
+        self.facts: tuple[frozenset[str], frozenset[int]] | str = _figure_text(
+            item.title, item.summary_text)
         self.row = -1  # its row in the vector index, -1 when it has no vector
         self.slot = -1  # its slot in the buckets (with numpy), -1 when it has none
         self.alive = True
@@ -80,24 +98,21 @@ class _Rec:
         return bool(numbers and their_numbers and numbers.isdisjoint(their_numbers)
                     or days and their_days and days.isdisjoint(their_days))
 
-    def settle(self, *, figures: bool = False) -> None:
-        """Drop the item's title and summary once its figures are known (`figures`: work them
-        out now): later comparisons use the word view and the figures only, and the item's
-        own text is a sixth of what the window holds per item. Working out every placed
-        item's figures would cost a sixth of levels 1-2, so `add` drops the text only of
-        items that a comparison has needed them of; `warm` and `learn` of all."""
-        if figures:
-            self.figures()
-        if self.facts is not None and (self.item.title or self.item.summary_text):
-            self.item = replace(self.item, title="", summary_text="")
+    def settle(self, *, level3: bool) -> None:
+        """Let the item go once it is placed: later comparisons read the fields copied from it,
+        its word view and the text of its figures; level 3 (`level3`) its clues too."""
+        self.item = None
+        if not level3:
+            self.clues = None
 
     def figures(self) -> tuple[frozenset[str], frozenset[int]]:
         """Its numbers and weekdays, worked out the first time a comparison needs them."""
-        if self.facts is None:
+        facts = self.facts
+        if type(facts) is str:
             days = frozenset(_WEEKDAYS[w] for w in self.text.split() if w in _WEEKDAYS) \
                 if _ANY_WEEKDAY.search(self.text) else _NONE
-            self.facts = (_figures(f"{self.item.title} {self.item.summary_text}"), days)
-        return self.facts
+            facts = self.facts = (_figures(facts), days)
+        return facts  # type: ignore[return-value]  # a tuple now
 
 
 
