@@ -408,7 +408,7 @@ class Driven:
 
     def place(self, rec: window._Rec, story: window._Story) -> None:
         rec.story, rec.seq = story, next(self.seq)
-        story.members[rec.item.key] = rec
+        story.add(rec)
         if rec.bands:
             self.buckets.put(rec)
         self.placed.append(rec)
@@ -417,12 +417,10 @@ class Driven:
         rec.alive = False
         self.buckets.drop(rec)
         if rec.story is not None:
-            rec.story.members.pop(rec.item.key, None)
+            rec.story.remove(rec)
 
     def merge(self, survivor: window._Story, absorbed: window._Story) -> None:
-        for rec in absorbed.members.values():
-            rec.story = survivor
-            survivor.members[rec.item.key] = rec
+        survivor.absorb(absorbed)
 
     def batch(self, *placing: tuple[window._Rec, window._Story | None]) -> list[set[Any]]:
         """Place each rec in its story (None: not placed) after asking what it finds."""

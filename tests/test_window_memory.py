@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from aggregator.pipeline.cluster import Clusterer, ClusterItem
+from aggregator.pipeline.cluster import Clusterer, ClusterItem, window
 from aggregator.pipeline.cluster.figures import _figure_text, _figures
 
 T0 = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)
@@ -69,3 +70,87 @@ def test_figures_read_after_the_item_went_still_veto_a_title_match() -> None:
     other = c.add(item(2, "b", "Gold price today in the local markets", "a gram at 131 dinars"))
     same = c.add(item(3, "c", "Gold price today in the local markets", "120 dinars a gram"))
     assert other.created and (same.story_id, same.rule) == (first.story_id, "title")
+
+
+# --- a story: its member without a container while it has one -------------------------------
+
+class DictStory:
+    """The story as it was before one-member stories held their member alone: a dict of
+    members by key and a dict of sources, updated the same way."""
+
+    def __init__(self, story_id: int) -> None:
+        self.names = (story_id,)
+        self.members: dict[Any, window._Rec] = {}
+        self.sources: dict[str, str] = {}
+
+    def add(self, rec: window._Rec) -> None:
+        self.members[rec.key] = rec
+        self.sources[rec.source_id] = rec.identity
+
+    def remove(self, rec: window._Rec, keep_source: bool) -> None:
+        self.members.pop(rec.key, None)
+        if not keep_source and self.sources.get(rec.source_id) == rec.identity and not any(
+                m.source_id == rec.source_id for m in self.members.values()):
+            del self.sources[rec.source_id]
+
+    def absorb(self, other: DictStory) -> None:
+        self.members.update(other.members)
+        self.sources.update(other.sources)
+        self.names += other.names
+
+    def accepts(self, rec: window._Rec) -> bool:
+        return self.sources.get(rec.source_id, rec.identity) == rec.identity
+
+
+def test_a_story_answers_as_its_dicts_did_through_random_joins_leaves_and_merges() -> None:
+    """Members join, leave, are replaced by a new version (of the same or, with the same key,
+    of another source) and stories merge: the story's members, sources, names and answers are
+    at every step those of the dicts it replaced."""
+    rng = random.Random(3)
+    keys = iter(range(10**9))
+    for _ in range(300):
+        pairs: list[tuple[window._Story, DictStory]] = []
+        for step in range(rng.randint(1, 40)):
+            action = rng.random()
+            live = [(s, d) for s, d in pairs if d.members]
+            if action < 0.3 or not live:
+                pairs.append((window._Story(step, step, T0), DictStory(step)))
+                story, model = pairs[-1]
+            else:
+                story, model = rng.choice(live)
+            source = rng.choice("abc")
+            if action < 0.6 or not story.recs():  # a new member (a source's other identity
+                # too, as warm() may give)
+                rec = window._Rec(item(next(keys), source, "t"), "t", "t", None)
+                rec.identity = rng.choice(["x", "y", rec.identity])
+                story.add(rec)
+                model.add(rec)
+            elif action < 0.8:
+                old = rng.choice(story.recs())
+                story.remove(old)
+                model.remove(old, keep_source=False)
+            elif action < 0.9:  # replaced by its new version (same key: maybe another source)
+                old = rng.choice(story.recs())
+                new = window._Rec(item(old.key, rng.choice([old.source_id, source]), "t"),
+                                  "t", "t", None)
+                story.remove(old, keep_source=True)
+                model.remove(old, keep_source=True)
+                story.add(new)
+                model.add(new)
+            else:
+                other, other_model = rng.choice(live)
+                if other is not story:
+                    story.absorb(other)
+                    model.absorb(other_model)
+                    pairs.remove((other, other_model))
+            for s, d in pairs:
+                assert [r.key for r in s.recs()] == list(d.members)
+                assert s.source_map() == d.sources and s.all_names() == d.names
+                assert s.sources is None or len(s.recs()) != 1 or len(s.sources) > 1 \
+                    or next(iter(s.sources.items())) != (s.recs()[0].source_id,
+                                                          s.recs()[0].identity)
+                for probe_source in "abc":
+                    for identity in ("x", "y", "z"):
+                        probe = window._Rec(item(-1, probe_source, "t"), "t", "t", None)
+                        probe.identity = identity
+                        assert s.accepts(probe) == d.accepts(probe)

@@ -205,7 +205,7 @@ class Clusterer:
 
     def members(self, story_id: StoryId) -> tuple[Hashable, ...]:
         story = self._stories.get(story_id)
-        return tuple(story.members) if story else ()
+        return tuple(rec.key for rec in story.recs()) if story else ()
 
     # --- the decision -------------------------------------------------------------------
 
@@ -495,8 +495,7 @@ class Clusterer:
     def _index(self, rec: _Rec, story: _Story) -> None:
         """Put a placed item in the window's indexes."""
         rec.story = story
-        story.members[rec.key] = rec
-        story.sources[rec.source_id] = rec.identity
+        story.add(rec)
         if self._too_old(rec.published):
             rec.alive = False  # already outside the window: decided, not kept
             self._drop_member(rec)
@@ -530,7 +529,7 @@ class Clusterer:
             self._owners[rec.row] = None
             rec.row = -1
         if keep_story and rec.story is not None:
-            rec.story.members.pop(rec.key, None)
+            rec.story.remove(rec, keep_source=True)
         else:
             self._drop_member(rec)
 
@@ -538,26 +537,20 @@ class Clusterer:
         story = rec.story
         if story is None:
             return
-        story.members.pop(rec.key, None)
-        if story.sources.get(rec.source_id) == rec.identity and not any(
-                m.source_id == rec.source_id for m in story.members.values()):
-            del story.sources[rec.source_id]
-        if not story.members:
-            for name in story.names:
+        story.remove(rec)
+        if story.members is None:
+            for name in story.all_names():
                 if self._stories.get(name) is story:
                     del self._stories[name]
 
     @staticmethod
     def _mergeable(a: _Story, b: _Story) -> bool:
-        small, big = (a, b) if len(a.sources) <= len(b.sources) else (b, a)
-        return all(big.sources.get(s, i) == i for s, i in small.sources.items())
+        a_sources, b_sources = a.source_map(), b.source_map()
+        small, big = (a_sources, b_sources) if len(a_sources) <= len(b_sources) \
+            else (b_sources, a_sources)
+        return all(big.get(s, i) == i for s, i in small.items())
 
     def _merge(self, survivor: _Story, absorbed: _Story) -> None:
-        for key, rec in absorbed.members.items():
-            rec.story = survivor
-            survivor.members[key] = rec
-        survivor.sources.update(absorbed.sources)
-        survivor.first = min(survivor.first, absorbed.first)
-        survivor.names += absorbed.names
-        for name in absorbed.names:
+        survivor.absorb(absorbed)
+        for name in absorbed.all_names():
             self._stories[name] = survivor

@@ -4,7 +4,7 @@ compares, and the small index helpers that keep one object per key while a key i
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,19 +30,107 @@ def _usable_link(link: str | None) -> bool:
 
 
 class _Story:
+    """A story in the window: its members and the one identity each source has in it. Most
+    stories have one member: the story then holds it with no container (two dicts and a tuple
+    were ~500 of a one-member story's ~600 bytes), and its sources are that member's."""
+
     __slots__ = ("id", "seq", "first", "members", "sources", "names")
 
     def __init__(self, story_id: StoryId, seq: int, first: datetime) -> None:
         self.id = story_id
         self.seq = seq  # creation order, for ties on `first`
         self.first = first  # earliest published of its items: the older story survives
-        self.members: dict[Hashable, _Rec] = {}
-        self.sources: dict[str, str] = {}  # source id -> the one identity it has here
-        # its own id and those of stories merged into it: a tuple, ~150 bytes less than a set
-        self.names: tuple[StoryId, ...] = (story_id,)
+        # its member while it has one (None: none yet), else a list of them in arrival order
+        self.members: _Rec | list[_Rec] | None = None
+        # source id -> the one identity it has here; None while that is just its one member's
+        # (a dict stays while it says more: a replaced member leaves its source, see remove)
+        self.sources: dict[str, str] | None = None
+        # its own id and those of stories merged into it; None while none was
+        self.names: tuple[StoryId, ...] | None = None
+
+    def recs(self) -> Sequence[_Rec]:
+        """Its members in arrival order."""
+        members = self.members
+        if members is None:
+            return ()
+        return members if type(members) is list else (members,)  # type: ignore[return-value]
+
+    def all_names(self) -> tuple[StoryId, ...]:
+        return self.names or (self.id,)
+
+    def source_map(self) -> dict[str, str]:
+        """source id -> its identity here (a new dict while `sources` is None)."""
+        if self.sources is not None:
+            return self.sources
+        lone = self.members
+        return {lone.source_id: lone.identity} if isinstance(lone, _Rec) else {}
 
     def accepts(self, rec: _Rec) -> bool:
-        return self.sources.get(rec.source_id, rec.identity) == rec.identity
+        sources = self.sources
+        if sources is None:
+            lone = self.members
+            return (not isinstance(lone, _Rec) or lone.source_id != rec.source_id
+                    or lone.identity == rec.identity)
+        return sources.get(rec.source_id, rec.identity) == rec.identity
+
+    def add(self, rec: _Rec) -> None:
+        """A member joins, its identity its source's here."""
+        members = self.members
+        if members is None:
+            self.members = rec
+            sources = self.sources
+            if sources is not None:  # left behind by a replaced member (see remove)
+                sources[rec.source_id] = rec.identity
+                if len(sources) == 1:
+                    self.sources = None  # the new member's
+            return
+        self.sources = self.source_map()
+        self.sources[rec.source_id] = rec.identity
+        if type(members) is list:
+            members.append(rec)
+        else:
+            self.members = [members, rec]  # type: ignore[list-item]
+
+    def remove(self, rec: _Rec, *, keep_source: bool = False) -> None:
+        """A member leaves; its source's identity goes too unless `keep_source` (the member is
+        replaced by its new version, which may come from another source: the old source then
+        stays, as before) or another member of its source stays."""
+        members = self.members
+        if members is rec:
+            if keep_source and self.sources is None:
+                self.sources = {rec.source_id: rec.identity}
+            self.members = None
+        elif type(members) is list and rec in members:
+            members.remove(rec)
+            if len(members) == 1:
+                self.members = members[0]
+        else:
+            return
+        sources = self.sources
+        if keep_source or sources is None:
+            return
+        if sources.get(rec.source_id) == rec.identity and not any(
+                m.source_id == rec.source_id for m in self.recs()):
+            del sources[rec.source_id]
+        lone = self.members
+        if isinstance(lone, _Rec) and len(sources) == 1 \
+                and sources.get(lone.source_id) == lone.identity:
+            self.sources = None  # the lone member's again
+        elif lone is None and not sources:
+            self.sources = None
+
+    def absorb(self, other: _Story) -> None:
+        """Take the members, sources and names of `other`, merged into this story."""
+        recs = other.recs()
+        for rec in recs:
+            rec.story = self
+        sources = self.source_map()
+        sources.update(other.source_map())
+        members = [*self.recs(), *recs]
+        self.members = members if len(members) > 1 else (members[0] if members else None)
+        self.sources = sources
+        self.first = min(self.first, other.first)
+        self.names = self.all_names() + other.all_names()
 
     def older_than(self, other: _Story) -> bool:
         return (self.first, self.seq) < (other.first, other.seq)
