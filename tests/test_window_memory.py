@@ -154,3 +154,23 @@ def test_a_story_answers_as_its_dicts_did_through_random_joins_leaves_and_merges
                         probe = window._Rec(item(-1, probe_source, "t"), "t", "t", None)
                         probe.identity = identity
                         assert s.accepts(probe) == d.accepts(probe)
+
+
+# --- an item's title key: a slice of its word view --------------------------------------------
+
+def test_the_title_key_is_a_slice_of_the_text_unless_the_text_does_not_start_with_it() -> None:
+    rec = window._Rec(item(1, "a", "t"), "trump meets putin", "trump meets putin in alaska", None)
+    assert (rec.head, rec.title_key) == (17, "trump meets putin")
+    odd = window._Rec(item(2, "a", "t"), " trump ", "trump in alaska", None)  # a stray space
+    assert (odd.head, odd.title_key) == (" trump ", " trump ")
+
+
+def test_items_whose_title_keys_share_a_hash_are_told_apart_by_the_key() -> None:
+    c = Clusterer(embedder=None)
+    c.add(item(1, "a", "Trump and Putin meet in Alaska on Friday"))
+    other = "Gold prices rise again in the local markets"
+    c._titles[hash(other)] = c._titles.pop(hash(c._recs[1].title_key))  # a collision
+    second = c.add(item(2, "b", other))
+    third = c.add(item(3, "c", other))
+    assert second.created and (third.story_id, third.rule, third.matched_key) == \
+        (second.story_id, "title", 2)

@@ -90,7 +90,9 @@ class Clusterer:
         self._recs: dict[Hashable, _Rec] = {}  # key -> rec, items inside the window
         self._identities: dict[tuple[str, str], _Rec] = {}
         self._links: dict[str, Any] = {}  # link -> _Rec, or a list of them (see _enlist)
-        self._titles: dict[str, Any] = {}  # title key -> _Rec, or a list of them
+        # hash of a title key -> _Rec, or a list of them: the items keep their title key only
+        # as a slice of their text, and a match is checked on the key itself
+        self._titles: dict[int, Any] = {}
         self._buckets = _new_buckets()  # LSH band key -> items: level 2's candidates
         self._stories: dict[StoryId, _Story] = {}  # every live name (own or absorbed) -> story
         self._expiry: list[tuple[datetime, int, _Rec]] = []
@@ -293,10 +295,12 @@ class Clusterer:
             for other in _listed(self._links, rec.link):
                 if self._near(rec, other):
                     self._offer(found, other.story, _Match(1, 1.0, "link", other))
-        if usable_title_key(rec.title_key):
-            for other in _listed(self._titles, rec.title_key):
+        key = rec.title_key
+        if usable_title_key(key):
+            for other in _listed(self._titles, hash(key)):
                 # a daily template keeps its headline ("the dollar today"), not its figures
-                if self._near(rec, other) and not rec.conflicts(other):
+                if other.title_key == key and self._near(rec, other) \
+                        and not rec.conflicts(other):
                     self._offer(found, other.story, _Match(1, 1.0, "title", other))
 
     def _level2(self, rec: _Rec, position: int, found: dict[_Story, _Match]) -> None:
@@ -504,8 +508,9 @@ class Clusterer:
         self._identities[(rec.source_id, rec.identity)] = rec
         if rec.link:
             _enlist(self._links, rec.link, rec)
-        if usable_title_key(rec.title_key):
-            _enlist(self._titles, rec.title_key, rec)
+        key = rec.title_key
+        if usable_title_key(key):
+            _enlist(self._titles, hash(key), rec)
         rec.seq = next(self._seq)  # before the buckets: the newest of a story there is its last
         if rec.bands:
             self._buckets.put(rec)
@@ -520,7 +525,7 @@ class Clusterer:
         if self._identities.get((rec.source_id, rec.identity)) is rec:
             del self._identities[(rec.source_id, rec.identity)]
         _unlist(self._links, rec.link, rec)
-        _unlist(self._titles, rec.title_key, rec)
+        _unlist(self._titles, hash(rec.title_key), rec)
         self._buckets.drop(rec)
         if rec.row >= 0 and self._vectors is not None:
             self._vectors.free(rec.row)

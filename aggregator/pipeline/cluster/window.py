@@ -142,7 +142,7 @@ class _Rec:
     quarter of what the window held per item), the part of its text that states figures stays."""
 
     __slots__ = ("item", "key", "source_id", "identity", "published", "link", "clues", "story",
-                 "decision", "title_key", "text", "own", "bands", "sketch", "facts", "row",
+                 "decision", "head", "text", "own", "bands", "sketch", "facts", "row",
                  "slot", "alive", "seq")
 
     def __init__(self, item: ClusterItem, key: str, text: str, signed: _Signed | None) -> None:
@@ -157,8 +157,10 @@ class _Rec:
             item.topics, item.image, item.canonical_link)
         self.story: _Story | None = None
         self.decision: Decision | None = None
-        self.title_key = key  # word view of the title: level 1's title key
         self.text = text  # word view of title + summary, the source's footer cut off
+        # its title key (see title_key): how many characters of `text` it is, the text
+        # starting with it (always, but for views given with stray spaces: then the key)
+        self.head: int | str = len(key) if text.startswith(key) else key
         self.own: Any = None  # its distinct 4-grams (_gram_set), see shingles()
         # its LSH band keys until the buckets hold them (with numpy: see buckets.py)
         self.bands: Any = signed.bands if signed else ()
@@ -171,6 +173,13 @@ class _Rec:
         self.slot = -1  # its slot in the buckets (with numpy), -1 when it has none
         self.alive = True
         self.seq = 0  # arrival order, set when indexed: breaks ties the same way every run
+
+    @property
+    def title_key(self) -> str:
+        """Word view of the title: level 1's title key (a slice of `text`: keeping both cost
+        ~200 bytes an item)."""
+        head = self.head
+        return self.text[:head] if type(head) is int else head  # type: ignore[return-value]
 
     def shingles(self) -> Any:
         """Its distinct 4-grams, made the first time a comparison needs them. A numpy array is
