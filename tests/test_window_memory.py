@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from aggregator.pipeline.cluster import Clusterer, ClusterItem, window
+from aggregator.pipeline.cluster import Clusterer, ClusterItem, Decision, window
 from aggregator.pipeline.cluster.figures import _figure_text, _figures
 
 T0 = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)
@@ -174,3 +174,15 @@ def test_items_whose_title_keys_share_a_hash_are_told_apart_by_the_key() -> None
     third = c.add(item(3, "c", other))
     assert second.created and (third.story_id, third.rule, third.matched_key) == \
         (second.story_id, "title", 2)
+
+
+# --- the decisions the window keeps ----------------------------------------------------------
+
+def test_new_and_stored_items_share_one_kept_decision_and_explain_gives_theirs_back() -> None:
+    c = Clusterer(embedder=None)
+    c.warm([(item(1, "a", "Trump and Putin meet in Alaska on Friday"), "s-1")])
+    made = [c.add(item(key, "b", f"An unrelated headline number {word} for the test"))
+            for key, word in ((2, "one"), (3, "two"))]
+    assert c._recs[2].decision is c._recs[3].decision
+    assert [c.explain(2), c.explain(3)] == made and made[0].created
+    assert c.explain(1) == Decision(1, "s-1", False, 0, "stored", 1.0)

@@ -34,6 +34,10 @@ _MIN_TEXT = 32  # characters of word view below which a text ("عاجل") is too
 _MARGIN = 0.12  # how far below the threshold an estimate may fall and still be verified
 _VERIFY = 24  # candidates verified per item at most, the best estimates first
 _DEFAULTS = Thresholds()  # frozen: one instance serves every Clusterer
+# What the window keeps of the commonest decisions, one instance each (~100 bytes an item
+# less): explain() puts the item's key and story id back.
+_NEW = Decision(None, None, True, 0, "new", 0.0)
+_STORED = Decision(None, None, False, 0, "stored", 1.0)
 
 
 @dataclass(slots=True)
@@ -170,7 +174,7 @@ class Clusterer:
                     story = self._stories[story_id] = _Story(story_id, next(self._seq),
                                                              item.published)
                 story.first = min(story.first, item.published)
-                rec.decision = Decision(item.key, story_id, False, 0, "stored", 1.0)
+                rec.decision = _STORED
                 self._index(rec, story)
                 taken.append(rec)
         finally:
@@ -203,7 +207,7 @@ class Clusterer:
         rec = self._recs.get(key)
         if rec is None or rec.decision is None or rec.story is None:
             return None
-        return replace(rec.decision, story_id=rec.story.id)
+        return replace(rec.decision, key=rec.key, story_id=rec.story.id)
 
     def members(self, story_id: StoryId) -> tuple[Hashable, ...]:
         story = self._stories.get(story_id)
@@ -253,7 +257,7 @@ class Clusterer:
         if primary is None:
             story = _Story(self._mint(item), next(self._seq), rec.published)
             self._stories[story.id] = story
-            decision = Decision(rec.key, story.id, True, 0, "new", 0.0)
+            decision = Decision(rec.key, story.id, True, 0, "new", 0.0)  # _NEW's fields
         else:
             story, match = primary
             merged = []
@@ -269,7 +273,7 @@ class Clusterer:
             decision = Decision(rec.key, story.id, False, match.level, match.rule,
                                 round(match.score, 4), match.other.key, match.evidence,
                                 tuple(merged))
-        rec.decision = decision
+        rec.decision = _NEW if decision.created else decision
         story.first = min(story.first, rec.published)
         self._index(rec, story)
         self._keep_vector(rec, position, batch)
