@@ -186,3 +186,16 @@ def test_new_and_stored_items_share_one_kept_decision_and_explain_gives_theirs_b
     assert c._recs[2].decision is c._recs[3].decision
     assert [c.explain(2), c.explain(3)] == made and made[0].created
     assert c.explain(1) == Decision(1, "s-1", False, 0, "stored", 1.0)
+
+
+def test_a_key_that_is_the_source_and_identity_pair_indexes_the_identities_too() -> None:
+    c = Clusterer(embedder=None)
+    pair = ClusterItem(key=("a", "guid:1"), source_id="a", identity="guid:1", published=T0,
+                       title="Trump and Putin meet in Alaska on Friday")
+    first = c.add(pair)
+    assert [key is pair.key for key in c._identities] == [True]
+    again = c.add(ClusterItem(key=7, source_id="a", identity="guid:1", published=T0,
+                              title="Trump and Putin meet in Alaska on Friday (updated)"))
+    assert (again.story_id, again.rule, again.matched_key) == (first.story_id, "identity",
+                                                               ("a", "guid:1"))
+    assert list(c._identities) == [("a", "guid:1")] and len(c) == 1

@@ -509,7 +509,9 @@ class Clusterer:
             self._drop_member(rec)
             return
         self._recs[rec.key] = rec
-        self._identities[(rec.source_id, rec.identity)] = rec
+        pair = (rec.source_id, rec.identity)
+        # the poller's keys are these pairs already (stories.item_of): one tuple, not two
+        self._identities[rec.key if type(rec.key) is tuple and rec.key == pair else pair] = rec
         if rec.link:
             _enlist(self._links, rec.link, rec)
         key = rec.title_key
