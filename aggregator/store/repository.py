@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import time
 from collections import defaultdict
@@ -27,11 +28,9 @@ from sqlalchemy import (
     event,
     func,
     insert,
-    null,
     or_,
     select,
     text,
-    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -73,18 +72,19 @@ SYNC_LOCK_KEY = 0x6167736f  # "agso": held while feeds.yaml's sources are writte
 # The write path's lookups, built once: making and keying a statement on every execution
 # costs more in SQLAlchemy than running it costs in SQLite. "values" is an expanding IN list.
 _VALUES = bindparam("values", expanding=True)
-# Keyed by (source_id, identity): one source and its identities at a time (see _keyed).
-_SOURCE = bindparam("source")
-# What a source's entries are already: stored items (with their id, content hash and date),
-# or tombstones of pruned ones (id None). One query for both: a statement costs more in
-# SQLAlchemy than in SQL.
-_KNOWN = union_all(
-    select(ITEMS.c.source_id, ITEMS.c.identity, ITEMS.c.id, ITEMS.c.content_hash,
-           ITEMS.c.updated).where(ITEMS.c.source_id == _SOURCE, ITEMS.c.identity.in_(_VALUES)),
-    select(TOMBSTONES.c.source_id, TOMBSTONES.c.identity, null(), null(), null()).where(
-        TOMBSTONES.c.source_id == _SOURCE, TOMBSTONES.c.identity.in_(_VALUES)))
-_ITEM_IDS = select(ITEMS.c.source_id, ITEMS.c.identity, ITEMS.c.id).where(
-    ITEMS.c.source_id == _SOURCE, ITEMS.c.identity.in_(_VALUES))
+# Keyed by (source_id, identity): a list of pairs joined to the unique index (see _keyed).
+# What the entries are already: stored items (with their id, content hash and date), or
+# tombstones of pruned ones (id None); and the ids of stored items.
+_KNOWN = ("SELECT items.source_id, items.identity, items.id, items.content_hash, items.updated"
+          " FROM k JOIN items ON items.source_id = k.s AND items.identity = k.i"
+          " UNION ALL SELECT tombstones.source_id, tombstones.identity, NULL, NULL, NULL"
+          " FROM k JOIN tombstones ON tombstones.source_id = k.s AND tombstones.identity = k.i",
+          (ITEMS.c.source_id, ITEMS.c.identity, ITEMS.c.id, ITEMS.c.content_hash,
+           ITEMS.c.updated))
+_ITEM_IDS = ("SELECT items.source_id, items.identity, items.id"
+             " FROM k JOIN items ON items.source_id = k.s AND items.identity = k.i",
+             (ITEMS.c.source_id, ITEMS.c.identity, ITEMS.c.id))
+_PAIRS = (16, 128, 400)  # pairs per lookup: a chunk is padded to one of these sizes
 _ITEMS_AFTER = select(ITEMS.c.source_id, ITEMS.c.identity, ITEMS.c.id).where(
     ITEMS.c.id > bindparam("after"))
 _SET_MATCH = update(ITEMS).where(ITEMS.c.id == bindparam("b_id")).values(
@@ -940,16 +940,32 @@ def _item_ids(s: Session, keys: Sequence[Hashable]) -> dict[Hashable, int]:
     return {key: row.id for key, row in _keyed(s, _ITEM_IDS, keys)}
 
 
-def _keyed(s: Session, statement: Any, keys: Sequence[Hashable]) -> list[tuple[Hashable, Any]]:
-    """((source_id, identity), row) of a prebuilt statement over (source_id, identity) pairs
-    (`_KNOWN`, `_ITEM_IDS`): a query per source (and chunk). Not a row-value IN, which
-    SQLite answers by scanning the table, nor two IN lists for many sources, where the
-    index is probed for every source times every identity."""
-    by_source: defaultdict[str, list[str]] = defaultdict(list)
-    for source, identity in dict.fromkeys(cast(Sequence[tuple[str, str]], keys)):
-        by_source[source].append(identity)
-    return [((row[0], row[1]), row) for source, identities in by_source.items()
-            for row in _rows(s, statement, identities, source=source)]
+def _keyed(s: Session, query: tuple[str, tuple[Any, ...]],
+           keys: Sequence[Hashable]) -> list[tuple[Hashable, Any]]:
+    """((source_id, identity), row) of `_KNOWN` or `_ITEM_IDS` over (source_id, identity)
+    pairs: the pairs are a VALUES list that the query joins to the unique index, so one
+    statement serves a whole group of feeds (a query per source was 2,000 statements in a
+    first poll). Not a row-value IN, which SQLite answers by scanning the table, nor two IN
+    lists, where the index is probed for every source times every identity. A chunk is
+    padded to one of a few sizes by repeating its last pair, so SQLAlchemy compiles a few
+    statements, not one per length (the repeated pair's rows come back repeated)."""
+    pairs = list(dict.fromkeys(cast(Sequence[tuple[str, str]], keys)))
+    out: list[tuple[Hashable, Any]] = []
+    for start in range(0, len(pairs), _PAIRS[-1]):
+        chunk = pairs[start:start + _PAIRS[-1]]
+        size = next(size for size in _PAIRS if size >= len(chunk))
+        chunk += chunk[-1:] * (size - len(chunk))
+        params = {f"{name}{n}": value for n, pair in enumerate(chunk)
+                  for name, value in zip("si", pair, strict=True)}
+        out += [((row[0], row[1]), row) for row in s.execute(_pairs_query(*query, size),
+                                                             params)]
+    return out
+
+
+@functools.cache
+def _pairs_query(select_sql: str, columns: tuple[Any, ...], size: int) -> Any:
+    pairs = ", ".join(f"(:s{n}, :i{n})" for n in range(size))
+    return text(f"WITH k(s, i) AS (VALUES {pairs}) {select_sql}").columns(*columns)
 
 
 def _merge(s: Session, absorbed_uid: str, survivor: int) -> None:
