@@ -411,6 +411,35 @@ def test_fresh_database_is_created_at_head(url: str, engine: Engine, tmp_path: P
     assert _differences(engine) == []
 
 
+def test_a_fresh_database_does_not_load_alembic(url: str, engine: Engine) -> None:
+    """The first open of an empty database (a first poll) makes HEAD's tables directly, as
+    every migration would have, and stamps HEAD: the same schema, and `db upgrade` finds
+    nothing to do."""
+    probe = ("import sys; from aggregator.store import Store; Store(sys.argv[1]).close(); "
+             "print('alembic' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", probe, url], capture_output=True, text=True,
+                            timeout=120, check=True)
+    assert result.stdout.strip() == "False"
+    assert _revision(engine) == [store_schema.HEAD] and _differences(engine) == []
+    assert store_schema.upgrade_database(url).applied == ()
+    if engine.dialect.name == "sqlite":  # index and constraint names too, beside migrations'
+        migrated = url.replace(".db", "-migrated.db")
+        assert migrated != url
+        _migrate_to(migrated, "head")
+        assert _names(create_engine(url)) == _names(create_engine(migrated))
+
+
+def _names(engine: Engine) -> dict[str, list[Any]]:
+    try:
+        found = inspect(engine)
+        return {table: sorted([*(i["name"] for i in found.get_indexes(table)),
+                               *(u["name"] or "" for u in found.get_unique_constraints(table)),
+                               *(c["name"] for c in found.get_columns(table))])
+                for table in found.get_table_names()}
+    finally:
+        engine.dispose()
+
+
 def test_version_left_behind_by_dropped_tables(url: str, engine: Engine) -> None:
     """Tables dropped but Alembic's version row kept (drop_all does that): a fresh start."""
     Store(url).close()
