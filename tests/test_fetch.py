@@ -139,10 +139,59 @@ def test_every_fetcher_verifies_tls_with_one_context() -> None:
         out = []
         for _ in range(2):
             async with Fetcher() as fetcher:
-                out.append(fetcher._client._transport.ssl_context)  # type: ignore[attr-defined]
+                out.append(fetcher._session.connector._ssl)  # type: ignore[union-attr]
         return out
 
     first, second = asyncio.run(contexts())
     assert first is second
     assert first.verify_mode == ssl.CERT_REQUIRED and first.check_hostname
     assert first.cert_store_stats()["x509_ca"] > 0  # trust anchors loaded
+
+
+def test_accept_encoding_is_only_what_we_decode(feed_server: FeedServer) -> None:
+    """The HTTP library must not add br or zstd: its own decompression is off (so the body
+    cap sees every byte) and _decoder knows gzip and deflate only."""
+    feed_server.route("/f", FEED)
+    fetch(SourceState("s", feed_server.url("/f")))
+    assert feed_server.requests("/f")[0]["Accept-Encoding"] == "gzip, deflate"
+
+
+def test_unknown_content_encoding_is_an_error(feed_server: FeedServer) -> None:
+    feed_server.route("/f", Route(body=b"\x28\xb5\x2f\xfd", headers={"Content-Encoding": "zstd"},
+                                  raw=True))
+    with pytest.raises(FetchError, match="unsupported Content-Encoding 'zstd'") as info:
+        fetch(SourceState("s", feed_server.url("/f")))
+    assert info.value.source_id == "s" and not info.value.connection
+
+
+def test_no_cookie_is_carried_to_the_next_request(feed_server: FeedServer) -> None:
+    """A pass shares one client: a cookie one source sets must not follow us to another
+    (nor to the same host's next feed)."""
+    feed_server.route("/a", Route(body=FEED, headers={"Set-Cookie": "sid=1; Path=/"}))
+    feed_server.route("/b", FEED)
+
+    async def go() -> None:
+        async with Fetcher() as fetcher:
+            await fetcher.fetch(SourceState("a", feed_server.url("/a")))
+            await fetcher.fetch(SourceState("b", feed_server.url("/b")))
+            await fetcher.fetch(SourceState("a", feed_server.url("/a")))
+
+    asyncio.run(go())
+    assert all("Cookie" not in sent for sent in feed_server.requests("/b") +
+               feed_server.requests("/a"))
+    assert len(feed_server.requests("/a")) == 2
+
+
+def test_a_fetcher_made_outside_the_loop_works_inside_it(feed_server: FeedServer) -> None:
+    """Poller makes its Fetcher through a factory; the HTTP session is made on entry, in
+    the running loop, wherever the Fetcher itself was built."""
+    feed_server.route("/f", FEED)
+    fetcher = Fetcher()
+
+    async def go() -> FetchResult:
+        async with fetcher:
+            return await fetcher.fetch(SourceState("s", feed_server.url("/f")))
+
+    assert asyncio.run(go()).body == FEED
+    with pytest.raises(RuntimeError, match="async with"):
+        asyncio.run(fetcher.fetch(SourceState("s", feed_server.url("/f"))))
