@@ -1,7 +1,7 @@
 """The pipeline: the one place that knows the order of the stages.
 
     due sources ─► fetch ─► parse ─► normalize ─► dedupe ─► tag ─► store ─► PollOutcome
-                   │ (concurrent: asyncio + httpx, bounded in all and per host)
+                   │ (concurrent: asyncio + aiohttp, bounded in all and per host)
                    ├ 304, or a body identical to the last one: only the polling state moves
                    └ any SourceError: an `error` outcome for that source; the pass goes on
 
@@ -261,9 +261,8 @@ class Poller:
         """Worker processes for the CPU work, started when the pass brings enough of it."""
         if self.parse_workers < 2:
             return contextlib.nullcontext()
-        # forkserver, not fork: `run` polls from a thread beside the web server's threads.
         return _LazyPool(self.parse_pool_after, lambda: ProcessPoolExecutor(
-            max_workers=self.parse_workers, mp_context=multiprocessing.get_context("forkserver"),
+            max_workers=self.parse_workers, mp_context=_forkserver(),
             initializer=_init_worker, initargs=(self.config,)))
 
     def _embed_threads(self, pool: _LazyPool | None
@@ -475,6 +474,16 @@ def _settle(future: asyncio.Future[PollOutcome], outcome: PollOutcome | None,
         assert outcome is not None
         future.set_result(outcome)
 _WORKER: tuple[Config, TopicMatcher, tuple[str, ...]] | None = None
+
+
+def _forkserver() -> multiprocessing.context.BaseContext:
+    """Workers forked by a server process, not by this one: `run` polls from a thread beside
+    the web server's threads. The server imports this package once (0.4 s), and each worker
+    it forks has it already: a worker importing it itself cost a first poll ~0.5 CPU-s more,
+    and `run` again at every tick."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])  # only until the server starts
+    return context
 
 
 def _init_worker(config: Config) -> None:
