@@ -26,12 +26,14 @@ class RawServer:
         self.tls = tls  # serve https with this context
         self.connections = 0  # connections accepted
         self.requests = 0  # requests answered
+        self.request_lines: list[bytes] = []  # "GET /feed HTTP/1.1", as received
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         try:
-            while await reader.readuntil(b"\r\n\r\n"):  # GETs carry no body
+            while head := await reader.readuntil(b"\r\n\r\n"):  # GETs carry no body
                 self.requests += 1
+                self.request_lines.append(head.split(b"\r\n", 1)[0])
                 writer.write(self.answer)
                 await writer.drain()
                 if self.close:
@@ -128,3 +130,29 @@ def test_an_untrusted_certificate_is_refused(tmp_path: Path) -> None:
     with pytest.raises(FetchError, match="cannot connect: .*certificate verify failed") as info:
         fetch_once(server)
     assert info.value.connection and server.requests == 0
+
+
+def test_the_environment_s_proxy_is_used_unless_no_proxy_exempts_the_host(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP_PROXY / NO_PROXY as curl, requests and httpx read them: an operator behind a
+    proxy sets them for cron or the service."""
+    proxy = RawServer(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nproxied")
+    direct = RawServer(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\ndirect")
+
+    async def go() -> list[FetchResult]:
+        servers = [await asyncio.start_server(s._handle, "127.0.0.1", 0) for s in (proxy, direct)]
+        proxy_port, direct_port = (s.sockets[0].getsockname()[1] for s in servers)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy_port}")
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        try:
+            async with Fetcher() as fetcher:  # the environment is read once, here
+                return [await fetcher.fetch(SourceState("s", "http://feeds.example/rss")),
+                        await fetcher.fetch(SourceState("t", f"http://127.0.0.1:{direct_port}/"))]
+        finally:
+            for server in servers:
+                server.close()
+
+    through, around = asyncio.run(go())
+    assert through.body == b"proxied" and around.body == b"direct"
+    assert proxy.request_lines == [b"GET http://feeds.example/rss HTTP/1.1"]
+    assert direct.request_lines == [b"GET / HTTP/1.1"]

@@ -24,7 +24,7 @@ BOUNDARIES = {
     "sqlalchemy": ["store/"],
     "alembic": ["store/schema.py", "store/migrations/"],
     "ruamel": ["config.py"],
-    "httpx": ["pipeline/fetch.py"],
+    "aiohttp": ["pipeline/fetch.py"],
     "nh3": ["text/html.py"],
     "uvicorn": ["web/"],
     "py3langid": ["text/language.py"],

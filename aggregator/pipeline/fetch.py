@@ -11,6 +11,7 @@ import asyncio
 import functools
 import hashlib
 import ssl
+import urllib.request
 import zlib
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -61,6 +62,9 @@ class Fetcher:
         self._per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(per_host))
         self._session: aiohttp.ClientSession | None = None
+        # HTTP_PROXY, HTTPS_PROXY and NO_PROXY, read once per pass (aiohttp's trust_env
+        # would read them, and ~/.netrc, again for every request).
+        self._proxies = urllib.request.getproxies_environment()
 
     async def __aenter__(self) -> Fetcher:
         # aiohttp itself, not httpx over it: httpx's layer (its requests, responses, cookies,
@@ -105,8 +109,8 @@ class Fetcher:
         url, permanent = state.url, True
         conditional = _conditional_headers(state) or None
         for _ in range(MAX_REDIRECTS + 1):
-            async with self._session.get(url, headers=conditional,
-                                         allow_redirects=False) as response:
+            async with self._session.get(url, headers=conditional, allow_redirects=False,
+                                         proxy=self._proxy(url)) as response:
                 status = response.status
                 if status in REDIRECTS and (location := response.headers.get("location")):
                     permanent = permanent and status in PERMANENT
@@ -115,6 +119,18 @@ class Fetcher:
                 body = await self._read_body(response) if status == 200 else None
             return _result(state, url, response, body, moved=permanent and url != state.url)
         raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
+    def _proxy(self, url: str) -> str | None:
+        """The proxy the environment names for this URL's scheme, unless NO_PROXY exempts
+        its host; None for a direct connection."""
+        if not self._proxies:
+            return None
+        parts = urlsplit(url)
+        proxy = self._proxies.get(parts.scheme)
+        if proxy is None or urllib.request.proxy_bypass_environment(parts.netloc,
+                                                                    self._proxies):
+            return None
+        return proxy
 
     async def _read_body(self, response: aiohttp.ClientResponse) -> bytes:
         """Read the raw body under the cap, then decompress it under the same cap."""
