@@ -77,6 +77,28 @@ def test_relative_links_are_made_absolute() -> None:
     assert 'src="https://outlet.example/news/i.png"' in e.summary_html
 
 
+@pytest.mark.parametrize(("fragment", "relative"), [
+    ('<a href="https://x.example/a">', False), ('<a href = "https://x.example">', False),
+    ("<a href='http://x.example'>", False), ("<a href=https://x.example>", False),
+    ('<a href="  https://x.example">', False), ('<a href="mailto:a@x.example">', False),
+    ('<a href="HTTPS://X.EXAMPLE">', False),
+    ('<a href="/x">', True), ('<a href="x.html">', True), ('<a href="">', True),
+    ("<a href=''>", True), ("<a href=/x>", True), ('<a href="//h.example/x">', True),
+    ('<img src="i.png">', True), ('<q cite="/c">', True), ('<a href = " /x">', True),
+    ('<a href="&#104;ttps://x.example">', True)])
+def test_only_relative_urls_need_the_items_base(fragment: str, relative: bool) -> None:
+    """A cleaner is built for an item's own URL only when its HTML has a relative URL (the
+    quote before "https:" once counted as one: every linking item built one); either
+    cleaner gives the same HTML when all URLs are absolute."""
+    from aggregator.text import html as sanitizing
+
+    assert (sanitizing._RELATIVE.search(fragment) is not None) == relative
+    if not relative:
+        html = f"<p>{fragment}t</a></p>"
+        assert sanitizing._cleaner("https://base.example/d/p").clean(html) == \
+            sanitizing._cleaner("").clean(html)
+
+
 def test_html_is_sanitized() -> None:
     desc = ('&lt;p onclick="steal()"&gt;ok&lt;/p&gt;&lt;script&gt;alert(1)&lt;/script&gt;'
             '&lt;style&gt;p{}&lt;/style&gt;&lt;iframe src="https://evil.example/"&gt;&lt;/iframe&gt;'

@@ -22,8 +22,12 @@ _DROP_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "noscript"
 _TAG = re.compile(r"<[^>]*>")
 _BLOCK_END = re.compile(r"</?(p|div|br|li|h[1-6]|tr|blockquote)\b[^>]*>", re.I)
 _SPACES = re.compile(r"\s+")
-# An href/src whose value does not start with an absolute http(s)/mailto URL.
-_RELATIVE = re.compile(r"""(?:href|src)\s*=\s*["']?\s*(?!https?:|mailto:)""", re.I)
+# A URL attribute we allow (href, src, cite) whose value does not start with an absolute
+# http(s)/mailto URL. Possessive: an optional quote or space given back made the lookahead
+# see the quote instead of "https:", so that every absolute link counted as relative (and
+# built a cleaner for the item's own URL, ~40 µs each, most items in a first poll).
+_RELATIVE = re.compile(r"""(?:href|src|cite)\s*+=\s*+(?:"\s*+|'\s*+|(?!["']))"""
+                       r"""(?!https?:|mailto:)""", re.I)
 
 
 @lru_cache(maxsize=512)
