@@ -158,8 +158,8 @@ class _Rec:
         self.story: _Story | None = None
         self.decision: Decision | None = None
         self.text = text  # word view of title + summary, the source's footer cut off
-        # its title key (see title_key): how many characters of `text` it is, the text
-        # starting with it (always, but for views given with stray spaces: then the key)
+        # its title key (see title_key): how many characters of `text` it is; the key itself
+        # when the text does not start with it (a given view whose key has stray spaces)
         self.head: int | str = len(key) if text.startswith(key) else key
         self.own: Any = None  # its distinct 4-grams (_gram_set), see shingles()
         # its LSH band keys until the buckets hold them (with numpy: see buckets.py)
