@@ -34,6 +34,13 @@ _RECENT = 4096
 _SMALL_MIN, _SMALL_MAX = 1 << 14, 1 << 17
 
 
+_SLICE = 1 << 16  # pairs masked or counted at a time when a level is rebuilt (512 KiB)
+
+
+def _slices(pairs: Any) -> Iterable[Any]:
+    return (pairs[start:start + _SLICE] for start in range(0, len(pairs), _SLICE))
+
+
 def _new_buckets() -> _SortedBuckets | _DictBuckets:
     return _SortedBuckets(_NUMPY) if _NUMPY is not None else _DictBuckets()
 
@@ -317,11 +324,23 @@ class _SortedBuckets:
         """One sorted array of the pairs of the items still in the window (and `pairs`)."""
         np = self._np
         live = np.frombuffer(self._live, dtype=bool)
-        levels = (self._big, self._buffer[:self._filled], self._recent, self._big[:0]
-                  if pairs is None else pairs)
-        parts = [level[live[(level & np.uint64(_LOW)).view(np.int64)]] for level in levels
-                 if len(level)]
-        big = np.concatenate(parts) if parts else self._big[:0]
+        levels = [level for level in (self._big, self._buffer[:self._filled], self._recent,
+                                      () if pairs is None else pairs) if len(level)]
+        # Written into one new array a slice at a time: whole-level masks and copies, then
+        # their concatenation, held three times the window's pairs at once (the peak of a
+        # first poll's memory, at its last compaction).
+        kept = [sum(int(np.count_nonzero(self._alive(live, part))) for part in _slices(level))
+                for level in levels]
+        big = np.empty(sum(kept), dtype=np.uint64)
+        at = 0
+        for level in levels:
+            for part in _slices(level):
+                mask = self._alive(live, part)
+                count = int(np.count_nonzero(mask))
+                np.compress(mask, part, out=big[at:at + count])
+                at += count
+        del levels
+        self._big = big[:0]  # the old level goes before the sort, not after
         big.sort(kind="stable")  # sorted runs: merges
         self._big, self._big_starts, self._big_bits = big, *self._ranges(big, len(big) // 2)
         self._limit = min(max(len(big) >> 2, _SMALL_MIN), _SMALL_MAX)
@@ -331,11 +350,18 @@ class _SortedBuckets:
         self._free += self._dying
         self._dying, self._dead = [], 0
 
+    def _alive(self, live: Any, pairs: Any) -> Any:
+        """Which of these pairs belong to an item still in the window."""
+        return live[(pairs & self._np.uint64(_LOW)).view(self._np.int64)]
+
     def _ranges(self, pairs: Any, size: int) -> tuple[Any, int]:
         """Where each range of keys starts in `pairs`: ~`size` ranges, by the keys' top bits."""
         np = self._np
         bits = min(max(size.bit_length() - 1, 8), 28)
+        counts = np.zeros(1 << bits, dtype=np.int64)
+        for part in _slices(pairs):  # a slice at a time: no second copy of the window's
+            counts += np.bincount((part >> np.uint64(62 - bits)).view(np.int64),
+                                  minlength=1 << bits)
         starts = np.zeros((1 << bits) + 1, dtype=np.int32)
-        np.cumsum(np.bincount((pairs >> np.uint64(62 - bits)).view(np.int64),
-                              minlength=1 << bits), out=starts[1:])
+        np.cumsum(counts, out=starts[1:])
         return starts, bits
