@@ -20,6 +20,7 @@ import feedparser
 import pytest
 from feedserver import FeedServer
 
+import aggregator.publish.archive as archive
 import aggregator.publish.fork as fork
 from aggregator.cli import main
 from aggregator.config import load_config
@@ -37,6 +38,9 @@ def test_halves_balance_the_weights_and_keep_the_order() -> None:
     assert sorted(mine + theirs) == sorted(jobs)
     assert abs(sum(mine) - sum(theirs)) <= 2  # 15 and 15 here: greedy gets 16 and 14
     assert mine == [j for j in jobs if j in mine] and theirs == [j for j in jobs if j in theirs]
+    # this process's other work (the subscription document) counts on its side
+    mine, theirs = fork.halves(jobs, lambda job: job, head_start=10)
+    assert sum(theirs) - sum(mine) >= 8 and abs(sum(mine) + 10 - sum(theirs)) <= 2
 
 
 class Recorder:
@@ -148,20 +152,31 @@ def test_a_shared_publish_writes_the_same_files(polled: Path, monkeypatch: pytes
             forks.append(pid)
         return pid
 
+    parent, real_render = os.getpid(), archive.render_atom
+
+    def dying(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if os.getpid() != parent:  # the child dies at its first day
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_render(*args, **kwargs)
+
     outputs = {}
-    for how in ("alone", "shared"):
+    for how in ("alone", "shared", "child killed"):
         out = tmp_path / how
         config = replace(config, settings=replace(config.settings, output_dir=out))
         monkeypatch.setattr(fork, "LEAST", 10**9 if how == "alone" else 1)
         monkeypatch.setattr(os, "fork", counted)
+        monkeypatch.setattr(archive, "render_atom", dying if how == "child killed"
+                            else real_render)
         with Store(config.settings.database) as store:
             results = publish_all(config, store, NOW)
             # the parent's connections still work after the child used its own
             assert store.count("stories") == 120
         assert results[0].files_changed > 20
         outputs[how] = _files(out)
-    assert len(forks) == 1  # the shared publish forked once, for its one section
-    assert outputs["alone"] == outputs["shared"]
+    assert len(forks) == 2  # each shared publish forked once, for its one section
+    # the same files, the subscription document included, also when the parent rendered
+    # the killed child's days after rendering its own and the subscription document
+    assert outputs["alone"] == outputs["shared"] == outputs["child killed"]
     archives = [name for name in outputs["shared"] if name.startswith("archive/war/")
                 and name.endswith(".atom")]
     assert len(archives) >= 20

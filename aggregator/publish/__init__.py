@@ -11,6 +11,7 @@ atomically and only when its bytes change, so an unchanged poll rewrites nothing
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,6 +51,8 @@ from aggregator.publish.urls import feed_file, feed_url, opml_file
 from aggregator.publish.websub import notify_hub
 from aggregator.publish.write import AtomicFile, write_atomic
 from aggregator.store import Store, StoryOutline
+
+_FORMATS = ("atom", "rss", "json")  # a section's subscription document and its alternates
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,17 +129,28 @@ def _publish_section(config: Config, store: Store, section: SectionConfig,
     plan = plan_archives(history, now=now, retention=config.settings.retention, since=since)
     del history
     stories = subscription_stories(newest, plan.current)
-    # The archives first: the subscription document must never link a day not yet written.
-    others, days = write_archives(out, section, plan, ctx, state, store.story_views,
-                                  child_setup=store.after_fork)
     page = Page(prev_archive=plan.days[0].day if plan.days else None)
     current = subscription_digest(section, stories, ctx, page.prev_archive)
-    if current == state.current and all(feed_file(out, section.id, fmt).exists()
-                                        for fmt in ("atom", "rss", "json")):
-        changed, alternates = False, 0  # written from these very stories last time
-    else:
-        changed, alternates = _subscription(out, section, stories, ctx, page,
-                                            store.story_views)
+    unchanged = current == state.current and all(feed_file(out, section.id, fmt).exists()
+                                                 for fmt in _FORMATS)
+    files: list[AtomicFile] = []  # the subscription document, then its alternates
+    with contextlib.ExitStack() as renamed:
+
+        def subscription() -> None:
+            """Rendered beside the archive days (while a forked child renders some); put in
+            place once every day is written, as the block ends: the subscription document
+            never links a day not yet written. Left alone when written from these very
+            stories last time."""
+            if not unchanged:
+                files.extend(renamed.enter_context(AtomicFile(feed_file(out, section.id, fmt)))
+                             for fmt in _FORMATS)
+                _subscription(files, section, stories, ctx, page, store.story_views)
+
+        others, days = write_archives(out, section, plan, ctx, state, store.story_views,
+                                      child_setup=store.after_fork, meanwhile=subscription,
+                                      meanwhile_weight=len(stories))
+    changed = bool(files) and files[0].changed
+    alternates = sum(f.changed for f in files[1:])
     if days or state.days:  # `since` is fixed once the first archive exists
         save_state(out, section.id, ArchiveState(state.selection, since, days, current))
     section_page = SectionPage(section, store.story_views(newest),
@@ -147,33 +161,31 @@ def _publish_section(config: Config, store: Store, section: SectionConfig,
                       tuple(s.uid for s in stories), changed + others), section_page)
 
 
-def _subscription(out: Path, section: SectionConfig, stories: Sequence[StoryOutline],
-                  ctx: RenderContext, page: Page, read: Reader) -> tuple[bool, int]:
-    """Write the subscription document and its RSS and JSON Feed alternates together: each
-    story's text is read, made XML-safe and rendered to HTML once for the three. Returns
-    whether the Atom document changed and how many alternates did."""
+def _subscription(files: Sequence[AtomicFile], section: SectionConfig,
+                  stories: Sequence[StoryOutline], ctx: RenderContext, page: Page,
+                  read: Reader) -> None:
+    """Render the subscription document and its RSS and JSON Feed alternates into `files`
+    (open, in _FORMATS' order) together: each story's text is read, made XML-safe and
+    rendered to HTML once for the three."""
+    atom, rss, jsonfeed = files
     outlines = [clean_story(story) for story in stories]
     dates = document_dates(outlines)
-    with AtomicFile(feed_file(out, section.id)) as atom, \
-            AtomicFile(feed_file(out, section.id, "rss")) as rss, \
-            AtomicFile(feed_file(out, section.id, "json")) as jsonfeed:
-        atom.write(atom_head(section, outlines, dates, ctx, page))
-        rss.write(rss_head(section, outlines, dates, ctx))
-        jsonfeed.write(json_head(section, outlines, ctx))
-        done = 0
-        for batch in in_batches(stories, read):
-            batch = [clean_story(story) for story in batch]
-            batch_dates = dates[done:done + len(batch)]
-            htmls = [entry_html(story, ctx) for story in batch]
-            atom.write(atom_entries(batch, batch_dates, htmls, ctx))
-            rss.write(rss_items(batch, batch_dates, htmls, ctx))
-            jsonfeed.write(json_items(batch, batch_dates, htmls, ctx, first=done == 0))
-            done += len(batch)
-        atom.write(ATOM_END)
-        rss.write(RSS_END)
-        if outlines:
-            jsonfeed.write(JSON_END)
-    return atom.changed, rss.changed + jsonfeed.changed
+    atom.write(atom_head(section, outlines, dates, ctx, page))
+    rss.write(rss_head(section, outlines, dates, ctx))
+    jsonfeed.write(json_head(section, outlines, ctx))
+    done = 0
+    for batch in in_batches(stories, read):
+        batch = [clean_story(story) for story in batch]
+        batch_dates = dates[done:done + len(batch)]
+        htmls = [entry_html(story, ctx) for story in batch]
+        atom.write(atom_entries(batch, batch_dates, htmls, ctx))
+        rss.write(rss_items(batch, batch_dates, htmls, ctx))
+        jsonfeed.write(json_items(batch, batch_dates, htmls, ctx, first=done == 0))
+        done += len(batch)
+    atom.write(ATOM_END)
+    rss.write(RSS_END)
+    if outlines:
+        jsonfeed.write(JSON_END)
 
 
 def publish_and_prune(config: Config, store: Store, now: datetime) -> list[Published]:

@@ -152,11 +152,14 @@ def plan_archives(history: Sequence[StoryOutline], *, now: datetime, retention: 
 def write_archives(output_dir: Path, section: SectionConfig, plan: ArchivePlan,
                    ctx: RenderContext, state: ArchiveState, read: Reader,
                    child_setup: Callable[[], None] | None = None,
+                   meanwhile: Callable[[], None] | None = None, meanwhile_weight: int = 0,
                    ) -> tuple[int, dict[str, DayRecord]]:
     """Render the archive documents whose content changed (or whose file is missing), delete
     the days no longer planned; return how many files changed and the new day records.
     `child_setup`: given, a big render is shared with a forked child (publish/fork.py),
-    which calls it first (`read` must then work in the child after it)."""
+    which calls it first (`read` must then work in the child after it). `meanwhile`: other
+    work of this process, done while the child renders (it weighs as many stories as
+    `meanwhile_weight`), or after the days when there is no child."""
     records, due = {}, []
     for archive in plan.days:
         frame = frame_digest(section, ctx, archive.day, archive.prev, archive.next)
@@ -179,9 +182,12 @@ def write_archives(output_dir: Path, section: SectionConfig, plan: ArchivePlan,
 
     if child_setup is None:
         changed = render(due)
+        if meanwhile is not None:
+            meanwhile()
     else:
         changed = fork.shared(due, lambda day: len(day[1].outlines), render,
-                              child_setup=child_setup)
+                              child_setup=child_setup, meanwhile=meanwhile,
+                              meanwhile_weight=meanwhile_weight)
     return changed + _delete_unplanned(output_dir, section.id, records.keys()), records
 
 

@@ -30,15 +30,21 @@ LEAST = 1_000  # jobs lighter than this in all are not worth a fork (~10 ms, pag
 
 def shared(jobs: Sequence[Job], weight: Callable[[Job], int],
            run: Callable[[Sequence[Job]], int], *, child_setup: Callable[[], None],
-           least: int | None = None) -> int:
+           least: int | None = None, meanwhile: Callable[[], None] | None = None,
+           meanwhile_weight: int = 0) -> int:
     """Run `run` over `jobs` and return the sum of what it returned; when the jobs weigh
     `least` (default LEAST) or more and this process may fork, a child runs about half of
     them (by weight) at the same time. `child_setup` runs first thing in the child (fresh
-    connections)."""
+    connections). `meanwhile`: this process's other work, run here after its jobs and
+    before the child's are known to be done (weighing `meanwhile_weight`: the child takes
+    that much more)."""
     least = LEAST if least is None else least
     if len(jobs) < 2 or sum(weight(job) for job in jobs) < least or not _may_fork():
-        return run(jobs)
-    mine, theirs = halves(jobs, weight)
+        done = run(jobs)
+        if meanwhile is not None:
+            meanwhile()
+        return done
+    mine, theirs = halves(jobs, weight, head_start=meanwhile_weight)
     reading, writing = os.pipe()
     sys.stdout.flush()  # what is buffered would be written twice, once by each process
     sys.stderr.flush()
@@ -49,6 +55,8 @@ def shared(jobs: Sequence[Job], weight: Callable[[Job], int],
     os.close(writing)
     try:
         done = run(mine)
+        if meanwhile is not None:
+            meanwhile()
     finally:
         report = _collect(pid, reading)
     if report is None:
@@ -57,11 +65,13 @@ def shared(jobs: Sequence[Job], weight: Callable[[Job], int],
     return done + report
 
 
-def halves(jobs: Sequence[Job], weight: Callable[[Job], int]) -> tuple[list[Job], list[Job]]:
-    """Two lists of the jobs, each in the order given, whose weights differ as little as a
-    greedy split (heaviest first, each to the lighter side) makes them."""
+def halves(jobs: Sequence[Job], weight: Callable[[Job], int],
+           head_start: int = 0) -> tuple[list[Job], list[Job]]:
+    """Two lists of the jobs, each in the order given, whose weights (the first's plus
+    `head_start`) differ as little as a greedy split (heaviest first, each to the lighter
+    side) makes them."""
     sides: tuple[list[int], list[int]] = ([], [])
-    loads = [0, 0]
+    loads = [head_start, 0]
     for index in sorted(range(len(jobs)), key=lambda i: -weight(jobs[i])):
         side = 0 if loads[0] <= loads[1] else 1
         sides[side].append(index)
