@@ -194,9 +194,6 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8  # glibc's malloc.h
-
-
 def _tune_gc() -> None:
     """Before polling: what is loaded by now (modules, the configuration) lives as long as
     the process, so the cycle collector stops walking it (gc.freeze), and it runs a young
@@ -208,27 +205,6 @@ def _tune_gc() -> None:
     if gc.get_freeze_count() == 0:
         gc.freeze()
     gc.set_threshold(20_000, 20, 20)
-    _tune_malloc()
-
-
-def _tune_malloc() -> None:
-    """glibc's malloc, before the pass starts its threads: two arenas, not eight per core
-    (each thread's short-lived buffers fragmented an arena of its own), and blocks of 128 KiB
-    or more mapped apart and handed back when freed, the heap's top trimmed past 128 KiB
-    (the defaults let both thresholds grow to 32 MiB, keeping freed bodies resident).
-    bench/memory_ours.py measures it. Nothing elsewhere."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc
-        return
-    mallopt = getattr(libc, "mallopt", None)
-    if mallopt is None:
-        return
-    for option, value in ((_M_ARENA_MAX, 2), (_M_MMAP_THRESHOLD, 128 * 1024),
-                          (_M_TRIM_THRESHOLD, 128 * 1024)):
-        mallopt(option, value)
 
 
 def _give_back_freed_memory() -> None:
