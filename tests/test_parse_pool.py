@@ -3,6 +3,7 @@ parsed in the store thread): what a pass stores and reports is the same either w
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,9 @@ def test_workers_start_at_the_nth_new_body(tmp_path: Path, feed_server: FeedServ
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     for source, name in FEEDS.items():
         feed_server.serve_file(f"/{source}.xml", name)
+    # Here the bodies wait for the workers to start (they are parsed in this process
+    # meanwhile otherwise: see the tests below), so which process parses each is known.
+    monkeypatch.setattr(pipeline._LazyPool, "ready", property(lambda pool: True))
     alone, parsed_here, stored = poll(tmp_path, feed_server, 1000, monkeypatch)
     assert parsed_here == len(FEEDS)  # a small pass: no worker process at all
     assert stored > 0 and alone["html-page"][0] == alone["broken"][0] == "error"
@@ -64,3 +68,42 @@ def test_workers_start_at_the_nth_new_body(tmp_path: Path, feed_server: FeedServ
     assert pooled == alone and stored_pooled == stored
     everything, parsed_here, _ = poll(tmp_path, feed_server, 1, monkeypatch)
     assert parsed_here == 0 and everything == alone
+
+
+def test_bodies_that_come_while_the_workers_start_are_parsed_here(
+        tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers that are slow to start (all of them here) keep no body waiting: the store
+    thread parses it, and the pass stores the same."""
+    for source, name in FEEDS.items():
+        feed_server.serve_file(f"/{source}.xml", name)
+    alone, _, stored = poll(tmp_path, feed_server, 1000, monkeypatch)
+    monkeypatch.setattr(pipeline._LazyPool, "ready", property(lambda pool: False))
+    started, parsed_here, stored_here = poll(tmp_path, feed_server, 1, monkeypatch)
+    assert parsed_here == len(FEEDS) and started == alone and stored_here == stored
+
+
+class _Starting:
+    """An executor whose first task, the readiness probe, finishes when the test says."""
+
+    def __init__(self) -> None:
+        self.probe: Future[None] = Future()
+        self.submitted: list[Any] = []
+
+    def submit(self, fn: Any, *args: Any) -> Future[None]:
+        self.submitted.append(fn)
+        return self.probe
+
+
+def test_the_workers_take_bodies_once_one_has_started() -> None:
+    executor = _Starting()
+    pool = pipeline._LazyPool(2, lambda: executor)  # type: ignore[arg-type,return-value]
+    assert pool.take() is None and executor.submitted == []  # the first body: no workers
+    assert pool.take() is None  # the second starts them; not running yet: parsed here
+    assert executor.submitted == [pipeline._worker_ready]
+    assert pool.take() is None
+    executor.probe.set_result(None)  # a worker ran the probe
+    assert pool.take() is executor and pool.take() is executor
+    assert executor.submitted == [pipeline._worker_ready]  # started once
+    patient_executor = _Starting()
+    patient = pipeline._LazyPool(1, lambda: patient_executor)  # type: ignore[arg-type,return-value]
+    assert patient.take(patient=True) is patient_executor  # the encoder's case: it waits

@@ -28,7 +28,7 @@ import socket
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -284,7 +284,9 @@ class Poller:
         async with self._stage:  # bounded: parsed feeds must not pile up before the store
             now = self.clock()
             processed = None
-            pool = workers.take() if workers is not None else None
+            # With the encoder, a body waits for the workers: a first body parsed there is
+            # embedded beside the store thread (`ahead`), which is worth more than the wait.
+            pool = workers.take(patient=ahead is not None) if workers is not None else None
             if pool is not None:
                 try:
                     processed = await loop.run_in_executor(pool, _process_in_worker, fetched,
@@ -408,19 +410,28 @@ class _Job:
 
 class _LazyPool:
     """The parse workers of a pass, started at its `after`-th new body (the bodies before it
-    are parsed in the store thread); shut down with the pass."""
+    are parsed in the store thread, and so are those that come while the workers start,
+    unless the caller is patient: 0.4 s in which the store thread would otherwise wait for
+    them); shut down with the pass."""
 
     def __init__(self, after: int, start: Callable[[], ProcessPoolExecutor]) -> None:
         self._after, self._start = after, start
         self._bodies = 0
         self._pool: ProcessPoolExecutor | None = None
+        self._ready: Future[None] | None = None  # done once a worker has started
 
-    def take(self) -> Executor | None:
-        """Where the next new body is parsed: the workers, or None (the store thread)."""
+    def take(self, *, patient: bool = False) -> Executor | None:
+        """Where the next new body is parsed: the workers, or None (the store thread).
+        `patient`: the workers once started, even before one runs."""
         self._bodies += 1
         if self._pool is None and self._bodies >= self._after:
             self._pool = self._start()
-        return self._pool
+            self._ready = self._pool.submit(_worker_ready)
+        return self._pool if patient or self.ready else None
+
+    @property
+    def ready(self) -> bool:
+        return self._ready is not None and self._ready.done()
 
     def __enter__(self) -> _LazyPool:
         return self
@@ -484,6 +495,10 @@ def _forkserver() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__])  # only until the server starts
     return context
+
+
+def _worker_ready() -> None:
+    """A first task for new workers: done once one of them runs (_LazyPool.take)."""
 
 
 def _init_worker(config: Config) -> None:
