@@ -270,7 +270,7 @@ def child(work: Path, trace: bool, sizes: bool = False) -> int:
     recorder.start()
     recorder.mark("interpreter")
     for group in (("numpy",), ("sqlalchemy", "sqlmodel"), ("feedparser", "lxml.etree", "nh3"),
-                  ("httpx", "aiohttp"), ("aggregator.cli", "aggregator.config"),
+                  ("aiohttp",), ("aggregator.cli", "aggregator.config"),
                   ("aggregator.pipeline", "aggregator.store"),
                   ("aggregator.publish", "aggregator.scheduler")):
         for module in group:

@@ -180,14 +180,9 @@ def write_archives(output_dir: Path, section: SectionConfig, plan: ArchivePlan,
                                    render_atom(section, stories, ctx, page))
         return changed
 
-    if child_setup is None:
-        changed = render(due)
-        if meanwhile is not None:
-            meanwhile()
-    else:
-        changed = fork.shared(due, lambda day: len(day[1].outlines), render,
-                              child_setup=child_setup, meanwhile=meanwhile,
-                              meanwhile_weight=meanwhile_weight)
+    changed = fork.shared(due, lambda day: len(day[1].outlines), render,
+                          child_setup=child_setup, meanwhile=meanwhile,
+                          meanwhile_weight=meanwhile_weight)
     return changed + _delete_unplanned(output_dir, section.id, records.keys()), records
 
 

@@ -29,17 +29,18 @@ LEAST = 1_000  # jobs lighter than this in all are not worth a fork (~10 ms, pag
 
 
 def shared(jobs: Sequence[Job], weight: Callable[[Job], int],
-           run: Callable[[Sequence[Job]], int], *, child_setup: Callable[[], None],
+           run: Callable[[Sequence[Job]], int], *, child_setup: Callable[[], None] | None,
            least: int | None = None, meanwhile: Callable[[], None] | None = None,
            meanwhile_weight: int = 0) -> int:
     """Run `run` over `jobs` and return the sum of what it returned; when the jobs weigh
     `least` (default LEAST) or more and this process may fork, a child runs about half of
     them (by weight) at the same time. `child_setup` runs first thing in the child (fresh
-    connections). `meanwhile`: this process's other work, run here after its jobs and
-    before the child's are known to be done (weighing `meanwhile_weight`: the child takes
-    that much more)."""
+    connections); None: never fork. `meanwhile`: this process's other work, run here after
+    its jobs and before the child's are known to be done (weighing `meanwhile_weight`: the
+    child takes that much more)."""
     least = LEAST if least is None else least
-    if len(jobs) < 2 or sum(weight(job) for job in jobs) < least or not _may_fork():
+    if child_setup is None or len(jobs) < 2 or sum(weight(job) for job in jobs) < least \
+            or not _may_fork():
         done = run(jobs)
         if meanwhile is not None:
             meanwhile()
