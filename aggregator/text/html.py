@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import re
 from functools import lru_cache
+from urllib.parse import urlsplit, urlunsplit
 
 import nh3
 
@@ -22,12 +23,15 @@ _DROP_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "noscript"
 _TAG = re.compile(r"<[^>]*>")
 _BLOCK_END = re.compile(r"</?(p|div|br|li|h[1-6]|tr|blockquote)\b[^>]*>", re.I)
 _SPACES = re.compile(r"\s+")
-# A URL attribute we allow (href, src, cite) whose value does not start with an absolute
-# http(s)/mailto URL. Possessive: an optional quote or space given back made the lookahead
-# see the quote instead of "https:", so that every absolute link counted as relative (and
-# built a cleaner for the item's own URL, ~40 µs each, most items in a first poll).
-_RELATIVE = re.compile(r"""(?:href|src|cite)\s*+=\s*+(?:"\s*+|'\s*+|(?!["']))"""
-                       r"""(?!https?:|mailto:)""", re.I)
+# What follows a URL attribute's name (href, src, cite: the ones we allow): "=", an optional
+# quote and spaces, and the value's first characters. Possessive, so that a quote or a space
+# is never given back to be read as the value's start.
+_URL_NAMES = ("href", "src", "cite")
+_VALUE = re.compile(r"""\s*+=\s*+(?:"\s*+|'\s*+|(?!["']))([^\s"'>]{0,2})""")
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*:")
+_PATH_START = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._~-")
+# How much of the item's URL resolving a fragment's references needs, least first.
+_NOTHING, _ORIGIN, _FOLDER, _ALL = range(4)
 
 
 @lru_cache(maxsize=512)
@@ -45,10 +49,49 @@ def sanitize(fragment: str, base_url: str) -> str:
         return ""
     if "<" not in fragment and "&" not in fragment:
         return html.escape(fragment.strip(), quote=False)
-    # A cleaner per base URL is costly to build and items rarely share one; most content
-    # has only absolute links, and then one shared cleaner does.
-    cleaner = _cleaner(base_url) if _RELATIVE.search(fragment) else _cleaner("")
+    # A cleaner per base URL costs ~40 µs to build: one is shared by every fragment whose
+    # references resolve the same against it (most have only absolute links: the shared one
+    # that denies relative ones; "/img/1.jpg" needs only the site; "1.jpg" its folder).
+    cleaner = _cleaner(_base_needed(fragment, base_url))
     return cleaner.clean(fragment).strip()
+
+
+def _base_needed(fragment: str, base_url: str) -> str:
+    """The shortest URL against which the fragment's URL attributes resolve as they do
+    against `base_url`: "" when all are absolute, the origin when they are absolute paths
+    ("/x", "//host/x"), the folder when they are relative paths ("x", "../x"), else all of
+    it (a query, a fragment, an empty value, an entity or anything unusual: the value is
+    read only as far as needed to be sure)."""
+    low = fragment.lower()
+    need = _NOTHING
+    for name in _URL_NAMES:
+        at = low.find(name)
+        while at >= 0 and need < _ALL:
+            found = _VALUE.match(low, at + len(name))
+            if found:
+                need = max(need, _kind(low, found.start(1), found.group(1)))
+            at = low.find(name, at + 1)
+    if need == _NOTHING or not base_url.startswith(("http://", "https://")):
+        return "" if need == _NOTHING else base_url
+    parts = urlsplit(base_url)
+    if need == _ORIGIN:
+        return urlunsplit((parts.scheme, parts.netloc, "/", "", ""))
+    if need == _FOLDER:
+        return urlunsplit((parts.scheme, parts.netloc, parts.path[:parts.path.rfind("/") + 1],
+                           "", ""))
+    return base_url
+
+
+def _kind(low: str, at: int, start: str) -> int:
+    """What resolving the reference at `at` (lower-cased; `start`, its first characters)
+    needs of the base URL."""
+    if _SCHEME.match(low, at):
+        return _NOTHING  # absolute: the base plays no part (its scheme may be refused)
+    if start[:1] == "/":
+        return _ORIGIN
+    if start[:1] and start[0] in _PATH_START:
+        return _FOLDER
+    return _ALL
 
 
 def plain_text(fragment: str) -> str:
