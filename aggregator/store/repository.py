@@ -1,8 +1,9 @@
 """The repository: every read and write the rest of the program makes, in a few calls.
 
 A poll result is written in one transaction, alone or with the others that waited for the
-store (`save_feeds`), with batched lookups (`IN`) and Core bulk inserts: one ORM round trip
-per row is several times slower (DESIGN.md).
+store (`save_feeds`), with batched lookups (`IN` lists, and VALUES lists of (source,
+identity) pairs joined to the unique index) and Core bulk inserts: one ORM round trip per
+row is several times slower (DESIGN.md).
 """
 
 from __future__ import annotations

@@ -23,10 +23,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is not UTC:  # most are UTC already: astimezone() costs a call more
-            if value.tzinfo is None:
-                raise ValueError("naive datetime given to the store")
-            value = value.astimezone(UTC)
+        value = _utc(value)
         # SQLite keeps no zone: store naive UTC there, aware elsewhere.
         return value.replace(tzinfo=None) if getattr(dialect, "name", "") == "sqlite" else value
 
@@ -54,12 +51,18 @@ def _sqlite_text(value: datetime | None) -> str | None:
     """A UTC datetime as SQLite's DATETIME text: 2026-11-29 13:51:28.309761."""
     if value is None:
         return None
-    if value.tzinfo is not UTC:
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store")
-        value = value.astimezone(UTC)
+    value = _utc(value)
     return (f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:"
             f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}")
+
+
+def _utc(value: datetime) -> datetime:
+    """An aware datetime in UTC; a naive one is refused (its zone is unknown)."""
+    if value.tzinfo is UTC:  # most are already: astimezone() costs a call more
+        return value
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the store")
+    return value.astimezone(UTC)
 
 
 def _sqlite_datetime(value: str | None) -> datetime | None:
