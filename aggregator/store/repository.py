@@ -96,6 +96,19 @@ _STORY_IDS = select(STORIES.c.uid, STORIES.c.id).where(STORIES.c.uid.in_(_VALUES
 _ALIASED = select(ALIASES.c.alias_uid, ALIASES.c.story_id).where(ALIASES.c.alias_uid.in_(_VALUES))
 _NEWEST_ITEM = select(func.max(ITEMS.c.id))
 _NEWEST_STORY = select(func.max(STORIES.c.id))
+# A merge's statements (_merge), built once: level 3 merges thousands of stories in a first
+# poll with the encoder, and building the statements cost more than running them.
+_STORY_OF_UID = select(STORIES.c.id).where(STORIES.c.uid == bindparam("uid"))
+_UID_OF_STORY = select(STORIES.c.uid).where(STORIES.c.id == bindparam("story"))
+_ALIAS_STORY = select(ALIASES.c.story_id).where(ALIASES.c.alias_uid == bindparam("uid"))
+_NEW_ALIAS = insert(ALIASES).values(alias_uid=bindparam("uid"), story_id=bindparam("story"))
+_SET_ALIAS = update(ALIASES).where(ALIASES.c.alias_uid == bindparam("uid")).values(
+    story_id=bindparam("story"))
+_MOVE_ITEMS = update(ITEMS).where(ITEMS.c.story_id == bindparam("absorbed")).values(
+    story_id=bindparam("story"))
+_MOVE_ALIASES = update(ALIASES).where(ALIASES.c.story_id == bindparam("absorbed")).values(
+    story_id=bindparam("story"))
+_DROP_STORY = delete(STORIES).where(STORIES.c.id == bindparam("absorbed"))
 _STORIES_AFTER = select(STORIES.c.uid, STORIES.c.id).where(STORIES.c.id > bindparam("after"))
 MOVE_AFTER = 3  # polls in a row ending at the same permanent redirect before we follow it
 
@@ -1017,26 +1030,25 @@ def _merge(s: Session, absorbed_uid: str, survivor: int) -> None:
 
     The absorbed uid may already be an alias: another poller merged that story elsewhere
     first. Then the story it lives on now is what joins the survivor."""
-    absorbed = s.execute(select(STORIES.c.id).where(STORIES.c.uid == absorbed_uid)).scalar()
+    absorbed = s.execute(_STORY_OF_UID, {"uid": absorbed_uid}).scalar()
     if absorbed is None:
-        current = s.execute(select(ALIASES.c.story_id)
-                            .where(ALIASES.c.alias_uid == absorbed_uid)).scalar()
+        current = s.execute(_ALIAS_STORY, {"uid": absorbed_uid}).scalar()
         if current is None:
-            s.execute(insert(ALIASES).values(alias_uid=absorbed_uid, story_id=survivor))
+            s.execute(_NEW_ALIAS, {"uid": absorbed_uid, "story": survivor})
         elif current != survivor:
-            uid = s.execute(select(STORIES.c.uid).where(STORIES.c.id == current)).scalar_one()
+            uid = s.execute(_UID_OF_STORY, {"story": current}).scalar_one()
             _merge(s, uid, survivor)  # moves the aliases pointing there, this one included
         return
     if absorbed == survivor:
         return
-    s.execute(update(ITEMS).where(ITEMS.c.story_id == absorbed).values(story_id=survivor))
-    s.execute(update(ALIASES).where(ALIASES.c.story_id == absorbed).values(story_id=survivor))
-    s.execute(delete(STORIES).where(STORIES.c.id == absorbed))
-    if s.execute(select(ALIASES.c.alias_uid).where(ALIASES.c.alias_uid == absorbed_uid)).first():
-        s.execute(update(ALIASES).where(ALIASES.c.alias_uid == absorbed_uid)
-                  .values(story_id=survivor))
+    moved = {"absorbed": absorbed, "story": survivor}
+    s.execute(_MOVE_ITEMS, moved)
+    s.execute(_MOVE_ALIASES, moved)
+    s.execute(_DROP_STORY, moved)
+    if s.execute(_ALIAS_STORY, {"uid": absorbed_uid}).first():
+        s.execute(_SET_ALIAS, {"uid": absorbed_uid, "story": survivor})
     else:
-        s.execute(insert(ALIASES).values(alias_uid=absorbed_uid, story_id=survivor))
+        s.execute(_NEW_ALIAS, {"uid": absorbed_uid, "story": survivor})
 
 
 def _rows(s: Session, statement: Any, values: Sequence[Any], **params: Any) -> list[Any]:
