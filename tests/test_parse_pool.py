@@ -3,6 +3,7 @@ parsed in the store thread): what a pass stores and reports is the same either w
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,3 +108,56 @@ def test_the_workers_take_bodies_once_one_has_started() -> None:
     patient_executor = _Starting()
     patient = pipeline._LazyPool(1, lambda: patient_executor)  # type: ignore[arg-type,return-value]
     assert patient.take(patient=True) is patient_executor  # the encoder's case: it waits
+
+
+def test_a_slow_store_holds_back_fetching(tmp_path: Path, feed_server: FeedServer,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store thread slower than the network: the bodies fetched and not yet stored stay
+    within what `_staged` allows beside the requests in flight, and the parsed feeds waiting
+    for the store within `_staged`; nothing is lost for it."""
+    sources = [f"wire-{n}" for n in range(40)]
+    for source in sources:
+        feed_server.serve_file(f"/{source}.xml", "rss20_en.xml")
+    fetched, stored = [0], [0]
+    ahead, queued = [], []
+    fetch, take, finish = pipeline.Fetcher.fetch, pipeline._StoreLine._take, Poller._finish
+
+    async def counted_fetch(self: Any, state: Any) -> Any:
+        result = await fetch(self, state)
+        fetched[0] += 1
+        ahead.append(fetched[0] - stored[0])  # bodies held: this one and those not stored
+        return result
+
+    def counted_take(self: Any) -> None:
+        queued.append(len(self._waiting))
+        take(self)
+
+    def slow_finish(self: Any, jobs: Any) -> Any:
+        time.sleep(0.02)  # the store thread is the bottleneck
+        outcomes = finish(self, jobs)
+        stored[0] += len(jobs)
+        return outcomes
+
+    monkeypatch.setattr(pipeline.Fetcher, "fetch", counted_fetch)
+    monkeypatch.setattr(pipeline._StoreLine, "_take", counted_take)
+    monkeypatch.setattr(Poller, "_finish", slow_finish)
+    folder = tmp_path / "slow"
+    folder.mkdir()
+    (folder / "feeds.yaml").write_text("\n".join([
+        "settings:", f"  database: sqlite:///{folder}/store.db", "  output_dir: public",
+        "  base_url: https://news.example/", "  story_embeddings: false",
+        "  max_concurrency: 4", "  per_host_concurrency: 4",
+        "sources:", *(f"  - {{id: {s}, url: '{feed_server.url(f'/{s}.xml')}'}}"
+                      for s in sources),
+    ]) + "\n", encoding="utf-8")
+    config = load_config(folder / "feeds.yaml")
+    with Store(config.settings.database) as store:
+        store.sync_sources(config.sources)
+        outcomes = Poller(config, store, clock=lambda: NOW, parse_workers=2,
+                          stories=Stories(config.settings.story_window, embedder=None)
+                          ).run(sources)
+    assert [o.outcome for o in outcomes] == ["new"] * len(sources)
+    assert stored[0] == len(sources) and fetched[0] == len(sources)
+    staged = pipeline._staged(2)
+    assert 1 < max(queued) <= staged  # the store's queue filled up to its bound, no further
+    assert max(ahead) <= 4 + staged  # max_concurrency + _staged

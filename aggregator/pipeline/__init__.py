@@ -147,7 +147,7 @@ class Poller:
         results: list[PollOutcome | _Unreachable] = []
         # Parsed feeds in flight (parsing or waiting for the store): bounded, and enough of
         # them for the store thread to find several waiting when it is the bottleneck.
-        self._stage = asyncio.Semaphore(4 * max(self.parse_workers, 1) + 8)
+        self._stage = asyncio.Semaphore(_staged(self.parse_workers))
         heartbeat = asyncio.create_task(self._heartbeat(loop))
         try:
             with self._parse_pool() as pool, \
@@ -188,10 +188,12 @@ class Poller:
                      each: Callable[[SourceState], Awaitable[PollOutcome | _Unreachable]],
                      results: list[PollOutcome | _Unreachable], worker: Executor,
                      quiet: list[Unchanged]) -> None:
-        """Claim sources and poll them until nothing is left to claim. Fetching runs far
-        ahead of parsing and storing: the bodies waiting are bounded by `ahead`; a shared
-        pass claims more whenever fewer than max_concurrency sources are left in flight."""
-        ahead = asyncio.Semaphore(4 * self.config.settings.max_concurrency)
+        """Claim sources and poll them until nothing is left to claim. Fetching runs ahead
+        of parsing and storing, as far as `ahead` lets it: every request in flight, and as
+        many bodies fetched as may be parsing or waiting for the store; a shared pass claims
+        more whenever fewer than max_concurrency sources are left in flight."""
+        ahead = asyncio.Semaphore(self.config.settings.max_concurrency
+                                  + _staged(self.parse_workers))
         low_water = self.config.settings.max_concurrency
         more = asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
@@ -473,6 +475,16 @@ class _StoreLine:
             return
         for (_, future), outcome in zip(taken, outcomes, strict=True):
             self._loop.call_soon_threadsafe(_settle, future, outcome, None)
+
+
+def _staged(parse_workers: int) -> int:
+    """Parsed feeds allowed in flight at once: one parsing on each worker, one more waiting
+    for each, two waiting for the store thread. What a first poll fetches beyond what the
+    store thread keeps up with is held in memory until it is stored: four times the
+    requests in flight (80 bodies) and 4 per worker + 8 parsed feeds held 8 MiB more at the
+    peak for no time gained (bench/peak_rss_ab.py), and one per worker + 2 starved the
+    store thread (10 % slower)."""
+    return 2 * max(parse_workers, 1) + 2
 
 
 def _settle(future: asyncio.Future[PollOutcome], outcome: PollOutcome | None,
