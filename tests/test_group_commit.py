@@ -157,3 +157,41 @@ def test_pruned_items_stay_away_when_their_feed_changes(tmp_path: Path,
         assert store.save_feeds([again], stories) == [(1, 0)]
         assert [s.items[0].title for s in store.recent_stories(NOW - timedelta(days=1))] \
             == [BUDGET[0]]
+
+
+def test_lookups_by_source_and_identity(tmp_path: Path, database_url: str) -> None:
+    """repository._keyed, the group's one lookup of what its entries are already: stored
+    items with their id, content hash and date (typed: an aware UTC datetime on every
+    engine, though SQLite's answer comes through the driver), tombstones with no id, and
+    nothing for the rest; every length of key list (chunks padded to a few sizes)."""
+    from sqlalchemy import insert
+    from sqlalchemy.orm import Session
+
+    from aggregator.store.repository import _ITEM_IDS, _KNOWN, _PAIRS, ITEMS, TOMBSTONES, _keyed
+
+    cfg = config(tmp_path, database_url, ["wire", "daily"])
+    with Store(database_url) as store:
+        store.sync_sources(cfg.sources)
+        stories = Stories(timedelta(hours=72), embedder=None)
+        stories.warm(store, NOW)
+        store.save_feeds([changed(cfg, "wire", rss("wire.example", ("q", QUAKE),
+                                                   ("b", BUDGET)))], stories)
+        with Session(store.engine) as s, s.begin():
+            s.execute(insert(TOMBSTONES), [{"source_id": "daily", "identity": "gone",
+                                            "removed_at": NOW}])
+            stored = {(r.source_id, r.identity): r for r in s.execute(
+                ITEMS.select().order_by(ITEMS.c.id))}
+            assert len(stored) == 2
+            unknown = [("wire", f"new-{n}") for n in range(_PAIRS[-1] + 3)]
+            for keys in ([], list(stored), [*stored, ("daily", "gone"), *unknown],
+                         [*unknown, *stored]):
+                found = dict(_keyed(s, _KNOWN, keys))
+                assert set(found) == (set(stored) | {("daily", "gone")}) & set(keys)
+                for key in set(stored) & set(keys):
+                    known, row = found[key], stored[key]
+                    assert (known.id, known.content_hash) == (row.id, row.content_hash)
+                    assert known.updated == row.updated and known.updated.tzinfo is UTC
+                if ("daily", "gone") in found:
+                    assert found[("daily", "gone")].id is None
+                assert {k: r.id for k, r in _keyed(s, _ITEM_IDS, keys)} == \
+                    {k: r.id for k, r in stored.items() if k in keys}

@@ -13,8 +13,8 @@ import fcntl
 import functools
 import hashlib
 import time
-from collections import defaultdict
-from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from collections import defaultdict, namedtuple
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -1004,18 +1004,28 @@ def _keyed(s: Session, query: tuple[str, tuple[Any, ...]],
     statement serves a whole group of feeds (a query per source was 2,000 statements in a
     first poll). Not a row-value IN, which SQLite answers by scanning the table, nor two IN
     lists, where the index is probed for every source times every identity. A chunk is
-    padded to one of a few sizes by repeating its last pair, so SQLAlchemy compiles a few
-    statements, not one per length (the repeated pair's rows come back repeated)."""
+    padded to one of a few sizes by repeating its last pair, so a few statements are
+    compiled, not one per length (the repeated pair's rows come back repeated). On SQLite
+    the statement goes to the driver with the pairs as positional parameters (SQLAlchemy's
+    handling of 800 named ones cost more than the lookup); rows have the columns'
+    names and types either way."""
     pairs = list(dict.fromkeys(cast(Sequence[tuple[str, str]], keys)))
+    conn = s.connection()
+    driver = conn.dialect.name == "sqlite"
     out: list[tuple[Hashable, Any]] = []
     for start in range(0, len(pairs), _PAIRS[-1]):
         chunk = pairs[start:start + _PAIRS[-1]]
         size = next(size for size in _PAIRS if size >= len(chunk))
         chunk += chunk[-1:] * (size - len(chunk))
-        params = {f"{name}{n}": value for n, pair in enumerate(chunk)
-                  for name, value in zip("si", pair, strict=True)}
-        out += [((row[0], row[1]), row) for row in s.execute(_pairs_query(*query, size),
-                                                             params)]
+        if driver:
+            sql, typed = _driver_pairs(*query, size, conn.dialect)
+            rows: Iterable[Any] = map(typed, conn.exec_driver_sql(
+                sql, tuple(value for pair in chunk for value in pair)))
+        else:
+            rows = s.execute(_pairs_query(*query, size), {
+                f"{name}{n}": value for n, pair in enumerate(chunk)
+                for name, value in zip("si", pair, strict=True)})
+        out += [((row[0], row[1]), row) for row in rows]
     return out
 
 
@@ -1023,6 +1033,28 @@ def _keyed(s: Session, query: tuple[str, tuple[Any, ...]],
 def _pairs_query(select_sql: str, columns: tuple[Any, ...], size: int) -> Any:
     pairs = ", ".join(f"(:s{n}, :i{n})" for n in range(size))
     return text(f"WITH k(s, i) AS (VALUES {pairs}) {select_sql}").columns(*columns)
+
+
+@functools.cache
+def _driver_pairs(select_sql: str, columns: tuple[Any, ...], size: int, dialect: Dialect
+                  ) -> tuple[str, Callable[[Sequence[Any]], Any]]:
+    """_pairs_query for the driver (qmark parameters) and what makes a row of its answer:
+    a named tuple of the columns, each value through its type's result processor."""
+    sql = f"WITH k(s, i) AS (VALUES {', '.join(['(?, ?)'] * size)}) {select_sql}"
+    row = namedtuple("row", [column.name for column in columns])  # type: ignore[misc]
+    processors = [(at, process) for at, column in enumerate(columns)
+                  if (process := column.type.dialect_impl(dialect)
+                      .result_processor(dialect, None)) is not None]
+    if not processors:
+        return sql, row._make
+
+    def typed(raw: Sequence[Any]) -> Any:
+        values = list(raw)
+        for at, process in processors:
+            values[at] = process(values[at])
+        return row._make(values)
+
+    return sql, typed
 
 
 def _merge(s: Session, absorbed_uid: str, survivor: int) -> None:
