@@ -61,6 +61,8 @@ def test_rows_written_by_sqlite_itself_read_back(table) -> None:  # type: ignore
         conn.execute(text("UPDATE dates_probe SET at = '2026-11-29 16:51:28.5+03:00'"))
         at = conn.execute(select(dates.c.at)).scalar_one()
         assert at == datetime(2026, 11, 29, 13, 51, 28, 500000, tzinfo=UTC) and at.tzinfo is UTC
+        conn.execute(text("UPDATE dates_probe SET at = '2026-11-29'"))  # a date alone: midnight
+        assert conn.execute(select(dates.c.at)).scalar_one() == datetime(2026, 11, 29, tzinfo=UTC)
 
 
 def test_a_naive_date_is_refused(table) -> None:  # type: ignore[no-untyped-def]

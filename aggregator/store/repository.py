@@ -739,8 +739,8 @@ def _insert_rows(s: Session, table: Table, rows: Sequence[Mapping[str, Any]]) ->
     """INSERT rows (mappings with the same keys) in one executemany. On SQLite the rows go to
     the driver as tuples, through the statement and the columns' bind processors prepared
     once per table and set of columns: SQLAlchemy's own executemany builds a processed
-    dict per row, which cost more than SQLite's insert (0.7 of a first poll's 5 store-thread
-    seconds for its 20,000 items). Elsewhere SQLAlchemy's, which batches them
+    dict per row, which cost more than SQLite's insert (about a tenth of a first poll's
+    store thread, for its 20,000 items). Elsewhere SQLAlchemy's, which batches them
     (insertmanyvalues)."""
     if not rows:
         return
@@ -750,13 +750,15 @@ def _insert_rows(s: Session, table: Table, rows: Sequence[Mapping[str, Any]]) ->
         s.execute(insert(table), rows)
         return
     sql, order, processed = prepared
-    params = []
-    for row in rows:
-        values = [row[c] for c in order]
-        for at, process in processed:
-            values[at] = process(values[at])
-        params.append(tuple(values))
-    conn.exec_driver_sql(sql, params)
+    conn.exec_driver_sql(sql, [tuple(_processed([row[c] for c in order], processed))
+                               for row in rows])
+
+
+def _processed(values: list[Any], processors: Sequence[tuple[int, Any]]) -> list[Any]:
+    """`values` with the value at each processor's position through it (in place)."""
+    for at, process in processors:
+        values[at] = process(values[at])
+    return values
 
 
 @functools.cache
@@ -1047,14 +1049,7 @@ def _driver_pairs(select_sql: str, columns: tuple[Any, ...], size: int, dialect:
                       .result_processor(dialect, None)) is not None]
     if not processors:
         return sql, row._make
-
-    def typed(raw: Sequence[Any]) -> Any:
-        values = list(raw)
-        for at, process in processors:
-            values[at] = process(values[at])
-        return row._make(values)
-
-    return sql, typed
+    return sql, lambda raw: row._make(_processed(list(raw), processors))
 
 
 def _merge(s: Session, absorbed_uid: str, survivor: int) -> None:

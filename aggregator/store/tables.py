@@ -71,9 +71,13 @@ def _sqlite_datetime(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        return datetime.fromisoformat(value + "+00:00")
-    except ValueError:
-        return _utc(datetime.fromisoformat(value))
+        parsed = datetime.fromisoformat(value + "+00:00")
+    except ValueError:  # a zone of its own
+        parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is UTC:
+        return parsed
+    # a date alone comes back naive ("2026-11-29+00:00" is read without its zone)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _dt(*, index: bool = False, nullable: bool = True) -> object:
