@@ -14,6 +14,7 @@ from feedserver import FeedServer
 
 from aggregator import pipeline
 from aggregator.config import load_config
+from aggregator.models import PollOutcome
 from aggregator.pipeline import Poller
 from aggregator.pipeline.stories import Stories
 from aggregator.store import Store
@@ -37,21 +38,27 @@ def poll(tmp_path: Path, server: FeedServer, after: int,
         return original(*args, **kwargs)
 
     monkeypatch.setattr(pipeline, "process", counted)  # the worker processes keep their own
-    folder = tmp_path / f"after-{after}"
+    outcomes, stored = run_pass(tmp_path / f"after-{after}", server, list(FEEDS))
+    return {o.source_id: (o.outcome, o.new) for o in outcomes}, len(in_process), stored
+
+
+def run_pass(folder: Path, server: FeedServer, sources: list[str],
+             settings: tuple[str, ...] = ()) -> tuple[list[PollOutcome], int]:
+    """One pass over `sources` (served at /<id>.xml) with two parse workers, into a new
+    store in `folder` (more `settings` lines given): its outcomes, and the items stored."""
     folder.mkdir()
     (folder / "feeds.yaml").write_text("\n".join([
         "settings:", f"  database: sqlite:///{folder}/store.db", "  output_dir: public",
-        "  base_url: https://news.example/", "  story_embeddings: false",
-        "sources:", *(f"  - {{id: {s}, url: '{server.url(f'/{s}.xml')}'}}" for s in FEEDS),
+        "  base_url: https://news.example/", "  story_embeddings: false", *settings,
+        "sources:", *(f"  - {{id: {s}, url: '{server.url(f'/{s}.xml')}'}}" for s in sources),
     ]) + "\n", encoding="utf-8")
     config = load_config(folder / "feeds.yaml")
     with Store(config.settings.database) as store:
         store.sync_sources(config.sources)
         outcomes = Poller(config, store, clock=lambda: NOW, parse_workers=2,
                           stories=Stories(config.settings.story_window, embedder=None)
-                          ).run(list(FEEDS))
-        return ({o.source_id: (o.outcome, o.new) for o in outcomes}, len(in_process),
-                store.count("items"))
+                          ).run(sources)
+        return outcomes, store.count("items")
 
 
 def test_workers_start_at_the_nth_new_body(tmp_path: Path, feed_server: FeedServer,
@@ -141,21 +148,8 @@ def test_a_slow_store_holds_back_fetching(tmp_path: Path, feed_server: FeedServe
     monkeypatch.setattr(pipeline.Fetcher, "fetch", counted_fetch)
     monkeypatch.setattr(pipeline._StoreLine, "_take", counted_take)
     monkeypatch.setattr(Poller, "_finish", slow_finish)
-    folder = tmp_path / "slow"
-    folder.mkdir()
-    (folder / "feeds.yaml").write_text("\n".join([
-        "settings:", f"  database: sqlite:///{folder}/store.db", "  output_dir: public",
-        "  base_url: https://news.example/", "  story_embeddings: false",
-        "  max_concurrency: 4", "  per_host_concurrency: 4",
-        "sources:", *(f"  - {{id: {s}, url: '{feed_server.url(f'/{s}.xml')}'}}"
-                      for s in sources),
-    ]) + "\n", encoding="utf-8")
-    config = load_config(folder / "feeds.yaml")
-    with Store(config.settings.database) as store:
-        store.sync_sources(config.sources)
-        outcomes = Poller(config, store, clock=lambda: NOW, parse_workers=2,
-                          stories=Stories(config.settings.story_window, embedder=None)
-                          ).run(sources)
+    outcomes, _ = run_pass(tmp_path / "slow", feed_server, sources,
+                           ("  max_concurrency: 4", "  per_host_concurrency: 4"))
     assert [o.outcome for o in outcomes] == ["new"] * len(sources)
     assert stored[0] == len(sources) and fetched[0] == len(sources)
     staged = pipeline._staged(2)
