@@ -481,6 +481,12 @@ def cmd_retag(config: Config, args: argparse.Namespace) -> int:
 def cmd_demo(config: Config | None, args: argparse.Namespace) -> int:
     from aggregator.demo import run_demo
 
+    if args.dir is not None:  # made when missing, as a user naming a new folder expects
+        try:
+            args.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"error: --dir {args.dir}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_CONFIG
     return run_demo(args.host, args.port, args.dir, not args.no_serve)
 
 

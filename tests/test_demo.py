@@ -18,16 +18,26 @@ from aggregator.cli import main
 
 def test_demo_aggregates_the_bundled_outlets(tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--no-serve", "--dir", str(tmp_path)]) == 0
+    folder = tmp_path / "new" / "demo"  # --dir may name a folder not made yet
+    assert main(["demo", "--no-serve", "--dir", str(folder)]) == 0
     out = capsys.readouterr().out
     assert out.count(": new (") == 6 and "error" not in out
-    ukraine = feedparser.parse((tmp_path / "public" / "ukraine.atom").read_bytes())
+    ukraine = feedparser.parse((folder / "public" / "ukraine.atom").read_bytes())
     assert not ukraine.bozo and len(ukraine.entries) >= 2
     # outlets that tell one story in several languages are one entry (issue 5)
     assert any(link.rel == "related" for e in ukraine.entries for link in e.links)
-    arabic = feedparser.parse((tmp_path / "public" / "arabic.atom").read_bytes())
+    arabic = feedparser.parse((folder / "public" / "arabic.atom").read_bytes())
     assert arabic.entries and all(e.title_detail.language == "ar" or e.get("language") == "ar"
                                   for e in arabic.entries)
+
+
+def test_demo_refuses_a_dir_that_is_a_file(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine\n", encoding="utf-8")
+    assert main(["demo", "--no-serve", "--dir", str(taken)]) == 2
+    assert f"error: --dir {taken}: " in capsys.readouterr().err
+    assert taken.read_text(encoding="utf-8") == "mine\n"  # left as it was
 
 
 def test_demo_serves_the_site(tmp_path: Path) -> None:
