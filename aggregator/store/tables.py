@@ -48,11 +48,16 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def _sqlite_text(value: datetime | None) -> str | None:
-    """A UTC datetime as SQLite's DATETIME text: 2026-11-29 13:51:28.309761 (isoformat's
-    text without its +00:00, in one call)."""
+    """A UTC datetime as SQLite's DATETIME text: 2026-11-29 13:51:28.309761. %-formatting:
+    1.0 µs, where isoformat(" ", "microseconds") and an f-string with format specs took 2;
+    a first poll writes 80,000 dates."""
     if value is None:
         return None
-    return _utc(value).isoformat(" ", "microseconds")[:-6]
+    if value.tzinfo is not UTC:
+        value = _utc(value)
+    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 (twice as fast)
+        value.year, value.month, value.day, value.hour, value.minute, value.second,
+        value.microsecond)
 
 
 def _utc(value: datetime) -> datetime:
