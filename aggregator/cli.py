@@ -156,8 +156,7 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_poll(config: Config, args: argparse.Namespace) -> int:
     from aggregator.pipeline import Poller
-    from aggregator.publish import publish_after_pass
-    from aggregator.scheduler import utcnow
+    from aggregator.pipeline.schedule import utcnow
     from aggregator.store import Store
 
     _tune_gc()
@@ -188,9 +187,13 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
         print(_total(outcomes))
         # A pass that stored nothing would rewrite the same bytes: skip the work then.
         stale = _outputs_stale(config)
-        if (any(o.outcome in ("new", "updated") for o in outcomes) or stale) and \
-                publish_after_pass(config, store, utcnow(), store.clock(), force=stale) is None:
-            print("published by another poller since this pass stored its items")
+        if any(o.outcome in ("new", "updated") for o in outcomes) or stale:
+            # Imported now, not before the pass: its modules (Jinja among them, 4 MiB) then
+            # take memory the pass's story window gave back instead of adding to its peak.
+            from aggregator.publish import publish_after_pass
+
+            if publish_after_pass(config, store, utcnow(), store.clock(), force=stale) is None:
+                print("published by another poller since this pass stored its items")
     return EXIT_OK
 
 
@@ -424,7 +427,7 @@ def _since(value: str) -> timedelta:
 
 
 def cmd_stories(config: Config, args: argparse.Namespace) -> int:
-    from aggregator.scheduler import utcnow
+    from aggregator.pipeline.schedule import utcnow
     from aggregator.store import Store
 
     section = None

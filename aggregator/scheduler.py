@@ -19,16 +19,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from aggregator.config import Config, load_config
 from aggregator.errors import ConfigError
 from aggregator.pipeline import Poller
+from aggregator.pipeline.schedule import utcnow
 from aggregator.pipeline.stories import Stories
 from aggregator.publish import publish_after_pass
 from aggregator.store import Store
 from aggregator.topics import retag_store
 
 log = logging.getLogger("aggregator.run")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Runner:

@@ -293,3 +293,37 @@ def test_concurrency_limits_hold(make, feed_server: FeedServer, limits: str,  # 
     h = make(sources, extra=limits)
     assert len(h.poll()) == 6
     assert feed_server.max_in_flight == expected
+
+
+_PASS_PROBE = """
+import sys
+from aggregator import pipeline
+from aggregator.cli import main
+
+run = pipeline.Poller.run
+def probed(self, *args, **kwargs):
+    outcomes = run(self, *args, **kwargs)
+    print("publishing loaded during the pass:", "aggregator.publish" in sys.modules)
+    return outcomes
+pipeline.Poller.run = probed
+status = main(sys.argv[1:])
+print("publishing loaded at the end:", "aggregator.publish" in sys.modules)
+sys.exit(status)
+"""
+
+
+def test_a_cron_poll_loads_publishing_after_its_pass(tmp_path: Path,
+                                                      feed_server: FeedServer) -> None:
+    """`aggregator poll` imports publishing's modules (Jinja among them) once its pass is
+    over, so they reuse what the story window gave back instead of adding to the pass's
+    peak; and not at all when the pass stored nothing and the outputs are in place."""
+    feed_server.route("/a", FEED)
+    make_config(tmp_path, {"a": feed_server.url("/a")})
+    command = [sys.executable, "-c", _PASS_PROBE, "--config", str(tmp_path / "feeds.yaml"),
+               "poll", "--all"]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    assert "publishing loaded during the pass: False" in first.stdout
+    assert "publishing loaded at the end: True" in first.stdout  # it published
+    again = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    assert "not modified" in again.stdout or "unchanged" in again.stdout
+    assert "publishing loaded at the end: False" in again.stdout

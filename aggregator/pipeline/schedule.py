@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 _MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?(\d+)", re.I)
@@ -28,6 +28,11 @@ class Hints:
 
 
 NO_HINTS = Hints()
+
+
+def utcnow() -> datetime:
+    """The clock of polling and publishing (tests inject their own)."""
+    return datetime.now(UTC)
 
 
 def server_wait(hints: Hints, now: datetime) -> timedelta:
