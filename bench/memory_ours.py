@@ -12,6 +12,11 @@ which ru_maxrss does not count); wrappers around the stage functions mark when e
 starts and ends, so the report gives the RSS at each mark, the stage that was running when
 each new peak was reached, and the Python stacks of every thread at the peak.
 
+To wrap publishing's stages this process imports publishing (and the scheduler) before
+the pass, where `aggregator poll` imports it after: its marks and peak carry their 4 MiB
+through the pass (6 MiB at the benchmark's peak, bench/passes.py), and publishing never forks
+here either (the sampling thread).
+
 The benchmark's feeds all declare their language, so language detection never runs there;
 --undeclared strips the declarations (RSS <language>, dc:language, xml:lang) so that every
 item goes through it, as with many real feeds; --languages gives the section languages, which
