@@ -3,8 +3,9 @@
 import os
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from feedserver import FeedServer
@@ -75,3 +76,25 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     SQLModel.metadata.drop_all(engine)
     engine.dispose()
     yield url
+
+
+@pytest.fixture
+def scratch_engine(database_url: str) -> Iterator[Callable[[Any], Any]]:
+    """Gives an engine on `database_url` with a MetaData's tables created empty (dropped
+    first, should a failed run have left them); drops them and disposes of the engine after
+    the test."""
+    from sqlalchemy import create_engine
+
+    made: list[tuple[Any, Any]] = []
+
+    def make(meta: Any) -> Any:
+        engine = create_engine(database_url)
+        meta.drop_all(engine)
+        meta.create_all(engine)
+        made.append((engine, meta))
+        return engine
+
+    yield make
+    for engine, meta in made:
+        meta.drop_all(engine)
+        engine.dispose()

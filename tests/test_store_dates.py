@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert, select, text
+from sqlalchemy import Column, Integer, MetaData, Table, insert, select, text
 from sqlalchemy.dialects.sqlite.base import DATETIME
 
 from aggregator.store.tables import UTCDateTime
@@ -18,18 +18,11 @@ DATES = [datetime(2026, 11, 29, 13, 51, 28, 309761, tzinfo=UTC),
 
 
 @pytest.fixture
-def table(database_url: str):  # type: ignore[no-untyped-def]
-    engine = create_engine(database_url)
+def table(scratch_engine):  # type: ignore[no-untyped-def]
     meta = MetaData()
     dates = Table("dates_probe", meta, Column("id", Integer, primary_key=True),
                   Column("at", UTCDateTime()))
-    meta.drop_all(engine)
-    meta.create_all(engine)
-    try:
-        yield engine, dates
-    finally:
-        meta.drop_all(engine)
-        engine.dispose()
+    return scratch_engine(meta), dates
 
 
 def test_dates_round_trip_as_aware_utc(table) -> None:  # type: ignore[no-untyped-def]

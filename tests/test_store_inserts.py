@@ -15,7 +15,6 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
-    create_engine,
     insert,
     select,
     text,
@@ -34,19 +33,12 @@ ROWS = [{"name": "أ" * 3, "at": datetime(2026, 11, 29, 13, 51, 28, 309761, tzin
 
 
 @pytest.fixture
-def tables(database_url: str):  # type: ignore[no-untyped-def]
-    engine = create_engine(database_url)
+def tables(scratch_engine):  # type: ignore[no-untyped-def]
     meta = MetaData()
     made = [Table(name, meta, Column("id", Integer, primary_key=True), Column("name", Text),
                   Column("at", UTCDateTime()), Column("blob", LargeBinary), Column("n", Integer))
             for name in ("inserts_ours", "inserts_sqlalchemy")]
-    meta.drop_all(engine)
-    meta.create_all(engine)
-    try:
-        yield engine, made
-    finally:
-        meta.drop_all(engine)
-        engine.dispose()
+    return scratch_engine(meta), made
 
 
 def test_rows_land_as_sqlalchemy_writes_them(tables) -> None:  # type: ignore[no-untyped-def]

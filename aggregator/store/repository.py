@@ -1013,14 +1013,14 @@ def _keyed(s: Session, query: tuple[str, tuple[Any, ...]],
     names and types either way."""
     pairs = list(dict.fromkeys(cast(Sequence[tuple[str, str]], keys)))
     conn = s.connection()
-    driver = conn.dialect.name == "sqlite"
     out: list[tuple[Hashable, Any]] = []
     for start in range(0, len(pairs), _PAIRS[-1]):
         chunk = pairs[start:start + _PAIRS[-1]]
         size = next(size for size in _PAIRS if size >= len(chunk))
         chunk += chunk[-1:] * (size - len(chunk))
-        if driver:
-            sql, typed = _driver_pairs(*query, size, conn.dialect)
+        prepared = _driver_pairs(*query, size, conn.dialect)
+        if prepared is not None:
+            sql, typed = prepared
             rows: Iterable[Any] = map(typed, conn.exec_driver_sql(
                 sql, tuple(value for pair in chunk for value in pair)))
         else:
@@ -1039,9 +1039,12 @@ def _pairs_query(select_sql: str, columns: tuple[Any, ...], size: int) -> Any:
 
 @functools.cache
 def _driver_pairs(select_sql: str, columns: tuple[Any, ...], size: int, dialect: Dialect
-                  ) -> tuple[str, Callable[[Sequence[Any]], Any]]:
+                  ) -> tuple[str, Callable[[Sequence[Any]], Any]] | None:
     """_pairs_query for the driver (qmark parameters) and what makes a row of its answer:
-    a named tuple of the columns, each value through its type's result processor."""
+    a named tuple of the columns, each value through its type's result processor; None but
+    on SQLite, as _driver_insert."""
+    if dialect.name != "sqlite":
+        return None
     sql = f"WITH k(s, i) AS (VALUES {', '.join(['(?, ?)'] * size)}) {select_sql}"
     row = namedtuple("row", [column.name for column in columns])  # type: ignore[misc]
     processors = [(at, process) for at, column in enumerate(columns)

@@ -28,9 +28,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if getattr(dialect, "name", "") == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return None if value is None else _read_utc(value)
 
     # SQLite: one call per value each way instead of three (ours, then SQLAlchemy's string
     # formatting or parsing); the text is the one SQLAlchemy's DATETIME writes and reads.
@@ -53,8 +51,7 @@ def _sqlite_text(value: datetime | None) -> str | None:
     a first poll writes 80,000 dates."""
     if value is None:
         return None
-    if value.tzinfo is not UTC:
-        value = _utc(value)
+    value = _utc(value)
     return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 (twice as fast)
         value.year, value.month, value.day, value.hour, value.minute, value.second,
         value.microsecond)
@@ -79,10 +76,13 @@ def _sqlite_datetime(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value + "+00:00")
     except ValueError:  # a zone of its own
         parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is UTC:
-        return parsed
     # a date alone comes back naive ("2026-11-29+00:00" is read without its zone)
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return parsed if parsed.tzinfo is UTC else _read_utc(parsed)
+
+
+def _read_utc(value: datetime) -> datetime:
+    """A stored datetime in UTC: a naive one is UTC already (SQLite keeps no zone)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _dt(*, index: bool = False, nullable: bool = True) -> object:
