@@ -42,6 +42,7 @@ class Route:
     status: int = 200  # HTTP status code
     headers: dict[str, str] = field(default_factory=dict)  # extra headers: Location, Retry-After
     delay: float = 0.0  # seconds to wait before answering (slow responses, client timeouts)
+    gate: threading.Event | None = None  # answer once the test sets it (a source kept pending)
     etag: str | None = None  # sent as ETag; a matching If-None-Match gets 304
     last_modified: str | None = None  # sent as Last-Modified; an equal If-Modified-Since gets 304
     gzip: bool = False  # send with Content-Encoding: gzip (compressed here unless raw=True)
@@ -160,6 +161,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if route.delay and self.server.stopping.wait(route.delay):
                 self.close_connection = True
                 return
+            while route.gate is not None and not route.gate.wait(0.05):
+                if self.server.stopping.is_set():
+                    self.close_connection = True
+                    return
         if route.not_modified(request_headers):
             self._send(304, self._validator_headers(route), b"", send_body=False)
             return

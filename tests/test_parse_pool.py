@@ -155,3 +155,42 @@ def test_a_slow_store_holds_back_fetching(tmp_path: Path, feed_server: FeedServe
     staged = pipeline._staged(2)
     assert 1 < max(queued) <= staged  # the store's queue filled up to its bound, no further
     assert max(ahead) <= 4 + staged  # max_concurrency + _staged
+
+
+def test_quiet_writes_go_one_at_a_time_and_a_failed_one_fails_the_pass_at_its_end() -> None:
+    """_QuietLine (pure, a fake store): batches of QUIET_BATCH or more while the pass goes,
+    never two writes at once, the rest at `finish`; a write that failed does not stop the
+    later ones, and `finish` raises it."""
+    import asyncio
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches: list[list[int]] = []
+    busy = threading.Lock()
+
+    def save(batch: list[int]) -> None:
+        assert busy.acquire(blocking=False), "two writes at once"
+        try:
+            time.sleep(0.002)  # a write takes a while: more arrive meanwhile
+            batches.append(list(batch))
+            if len(batches) == 1:
+                raise RuntimeError("database is locked")
+        finally:
+            busy.release()
+
+    async def go() -> None:
+        with ThreadPoolExecutor(max_workers=1) as worker:
+            line = pipeline._QuietLine(asyncio.get_running_loop(), worker, save)  # type: ignore[arg-type]
+            for n in range(3 * pipeline.QUIET_BATCH + 7):
+                line.add(n)  # type: ignore[arg-type]
+                await asyncio.sleep(0)
+            async with asyncio.timeout(5):  # the first write started as the batch filled
+                while not batches:
+                    await asyncio.sleep(0.001)
+            assert len(batches[0]) == pipeline.QUIET_BATCH
+            with pytest.raises(RuntimeError, match="locked"):
+                await line.finish()
+
+    asyncio.run(go())
+    assert [n for batch in batches for n in batch] == list(range(3 * pipeline.QUIET_BATCH + 7))
+    assert all(len(b) >= pipeline.QUIET_BATCH for b in batches[:-1])

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from feedserver import FeedServer, Route
 from aggregator.cli import main
 from aggregator.config import Config, load_config
 from aggregator.models import PollOutcome
-from aggregator.pipeline import Poller
+from aggregator.pipeline import QUIET_BATCH, Poller
 from aggregator.pipeline.schedule import Hints, next_check
 from aggregator.publish import publish_and_prune
 from aggregator.store import Store
@@ -215,6 +217,47 @@ def test_not_modified_and_unchanged_bodies_skip_parsing(make, feed_server: FeedS
     assert second["etag"].outcome == "not_modified" and second["etag"].seen == 0
     assert second["plain"].outcome == "unchanged" and second["plain"].seen == 0
     assert feed_server.requests("/etag")[1]["If-None-Match"] == '"abc"'
+
+
+def test_not_modified_sources_are_written_while_the_pass_still_fetches(
+        make, feed_server: FeedServer) -> None:  # type: ignore[no-untyped-def]
+    """A 304's polling state is written as the pass goes, QUIET_BATCH at a time, not once it
+    has fetched everything: a source kept pending does not hold back the others' writes,
+    and the writes that remain when it answers are made before the pass returns."""
+    feed_server.route("/slow", FEED, etag='"slow"')
+    quick = {f"q{n}": f"/q{n}" for n in range(QUIET_BATCH + 7)}
+    for path in quick.values():
+        feed_server.route(path, FEED, etag='"q"')
+    h = make({"slow": feed_server.url("/slow"),
+              **{sid: feed_server.url(path) for sid, path in quick.items()}},
+             extra="  per_host_concurrency: 4")
+    assert {o.outcome for o in h.poll(all_sources=True).values()} == {"new"}
+    gate = threading.Event()
+    feed_server.route("/slow", Route(FEED, etag='"slow"', gate=gate))
+    h.clock.now += timedelta(hours=1)
+
+    def written() -> set[str]:
+        return {r.id for r in h.store.source_status() if r.last_poll_at == h.clock.now}
+
+    outcomes: dict[str, PollOutcome] = {}
+    second = threading.Thread(target=lambda: outcomes.update(h.poll(all_sources=True)))
+    second.start()
+    try:
+        # An upper bound, left as soon as the writes are seen: below the 5 s the pending
+        # request may take before it times out (and the pass ends, writing everything).
+        deadline = time.monotonic() + 4
+        while len(written()) < QUIET_BATCH and time.monotonic() < deadline:
+            time.sleep(0.01)
+        early = written()
+        assert len(early) >= QUIET_BATCH and "slow" not in early and second.is_alive()
+    finally:
+        gate.set()
+        second.join()
+    assert {o.outcome for o in outcomes.values()} == {"not_modified"}
+    assert written() == {"slow", *quick}
+    logged = [p.source_id for p in h.store.recent_polls(limit=1000)
+              if p.outcome == "not_modified"]
+    assert sorted(logged) == sorted(["slow", *quick])  # one line each, none twice
 
 
 def test_retention_removes_old_unshown_items_for_good(make, feed_server: FeedServer) -> None:  # type: ignore[no-untyped-def]

@@ -62,7 +62,7 @@ log = logging.getLogger("aggregator.poll")
 # up the store thread (bench/poll_vs_reader.py, 500 feeds: 9.5 s with workers from the 8th
 # body, 10.9 s from the 32nd). $AGGREGATOR_PARSE_POOL_AFTER overrides it.
 PARSE_POOL_AFTER = 8
-QUIET_BATCH = 500  # 304s written (and their claims released) together in a shared pass
+QUIET_BATCH = 50  # 304s (and identical bodies) written together while a pass fetches
 GROUP_MAX = 32  # parsed feeds stored in one transaction at most
 Clock = Callable[[], datetime]
 
@@ -143,7 +143,6 @@ class Poller:
         claims = _Claims(self.store, self.owner, settings.claim_lease, source_ids,
                          due_only=due_only,
                          batch=2 * settings.max_concurrency if self.shared else None)
-        quiet: list[Unchanged] = []  # written together: most of a pass, most of the time
         results: list[PollOutcome | _Unreachable] = []
         # Parsed feeds in flight (parsing or waiting for the store): bounded, and enough of
         # them for the store thread to find several waiting when it is the bottleneck.
@@ -154,6 +153,7 @@ class Poller:
                     ThreadPoolExecutor(max_workers=1, thread_name_prefix="store") as worker, \
                     self._embed_threads(pool) as ahead:
                 line = _StoreLine(loop, worker, self._finish)
+                quiet = _QuietLine(loop, worker, self.store.save_unchanged)
                 async with self._fetcher_factory() as fetcher:
 
                     async def each(state: SourceState) -> PollOutcome | _Unreachable:
@@ -175,8 +175,8 @@ class Poller:
                             on_outcome(outcome)
                         return outcome
 
-                    await self._drive(loop, claims, each, results, worker, quiet)
-                await loop.run_in_executor(worker, self.store.save_unchanged, quiet)
+                    await self._drive(loop, claims, each, results)
+                await quiet.finish()
                 outcomes = await self._judge_unreachable(loop, worker, results, on_outcome)
         finally:
             heartbeat.cancel()
@@ -186,8 +186,7 @@ class Poller:
 
     async def _drive(self, loop: asyncio.AbstractEventLoop, claims: _Claims,
                      each: Callable[[SourceState], Awaitable[PollOutcome | _Unreachable]],
-                     results: list[PollOutcome | _Unreachable], worker: Executor,
-                     quiet: list[Unchanged]) -> None:
+                     results: list[PollOutcome | _Unreachable]) -> None:
         """Claim sources and poll them until nothing is left to claim. Fetching runs ahead
         of parsing and storing, as far as `ahead` lets it: every request in flight, and as
         many bodies fetched as may be parsing or waiting for the store; a shared pass claims
@@ -214,9 +213,6 @@ class Poller:
             for state in await loop.run_in_executor(None, claims.next, self.clock()):
                 in_flight += 1
                 tasks.append(asyncio.create_task(one(state)))
-            if len(quiet) >= QUIET_BATCH:  # a long shared pass releases its 304s as it goes
-                done, quiet[:] = list(quiet), []
-                await loop.run_in_executor(worker, self.store.save_unchanged, done)
             if claims.open and in_flight > low_water:
                 await more.wait()
         await asyncio.gather(*tasks)
@@ -366,14 +362,14 @@ class Poller:
         return self._fail(job.state, exc, job.started, True)
 
     def _quiet(self, state: SourceState, fetched: FetchResult, started: float,
-               quiet: list[Unchanged]) -> PollOutcome:
+               quiet: _QuietLine) -> PollOutcome:
         """A 304 or an identical body: no parsing, only the polling state (batched)."""
         now = self.clock()
         source = self.config.source(state.source_id)
         hints = Hints(cache_control=fetched.cache_control, expires=fetched.expires)
         duration = time.monotonic() - started
-        quiet.append(Unchanged(state.source_id, fetched, now,
-                               self._due(source, now, hints=hints), duration))
+        quiet.add(Unchanged(state.source_id, fetched, now,
+                            self._due(source, now, hints=hints), duration))
         return PollOutcome(state.source_id,
                            "not_modified" if fetched.not_modified else "unchanged",
                            status=fetched.status, duration=duration)
@@ -475,6 +471,50 @@ class _StoreLine:
             return
         for (_, future), outcome in zip(taken, outcomes, strict=True):
             self._loop.call_soon_threadsafe(_settle, future, outcome, None)
+
+
+class _QuietLine:
+    """304s and identical bodies, whose polling state the store thread writes while the pass
+    is still fetching: QUIET_BATCH or more at a time, one write at a time, whatever arrived
+    during the last one next; `finish` writes the rest. Written only once the pass had
+    fetched everything, the 500 of a quiet pass added 12 ms to its end, and a long shared
+    pass held their claims until then."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, worker: Executor,
+                 save: Callable[[Sequence[Unchanged]], None]) -> None:
+        self._loop, self._worker, self._save = loop, worker, save
+        self._waiting: list[Unchanged] = []
+        self._writing: asyncio.Future[None] | None = None
+        self._failed: BaseException | None = None
+
+    def add(self, unchanged: Unchanged) -> None:
+        self._waiting.append(unchanged)
+        if self._writing is None and len(self._waiting) >= QUIET_BATCH:
+            self._write()
+
+    def _write(self) -> None:
+        batch, self._waiting = self._waiting, []
+        self._writing = self._loop.run_in_executor(self._worker, self._save, batch)
+        self._writing.add_done_callback(self._written)
+
+    def _written(self, done: asyncio.Future[None]) -> None:
+        self._writing = None
+        if not done.cancelled() and done.exception() is not None and self._failed is None:
+            self._failed = done.exception()
+        if len(self._waiting) >= QUIET_BATCH:
+            self._write()
+
+    async def finish(self) -> None:
+        """Write what is left once the pass has fetched everything; a write that failed
+        (the store did) raises here."""
+        while self._writing is not None:
+            await asyncio.wait([self._writing])  # `_written` has run when this returns
+        if self._waiting:
+            self._write()
+            while self._writing is not None:
+                await asyncio.wait([self._writing])
+        if self._failed is not None:
+            raise self._failed
 
 
 def _staged(parse_workers: int) -> int:
