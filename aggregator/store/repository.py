@@ -317,10 +317,13 @@ class Store:
             c = SOURCES.c
             rows = {r.id: r for r in s.execute(
                 select(c.id, c.url, c.config_hash, c.retired, c.next_check_at))}
+            added = []
             for src in sources:
                 row, digest = rows.get(src.id), _config_hash(src)
                 if row is None:
-                    s.add(SourceRow(id=src.id, url=src.url, config_hash=digest))
+                    added.append({"id": src.id, "url": src.url, "config_hash": digest,
+                                  "consecutive_errors": 0, "retired": False,
+                                  "redirect_count": 0})
                 elif row.url != src.url:
                     s.execute(update(SourceRow).where(SourceRow.id == src.id).values(
                         url=src.url, fetch_url=None, etag=None, last_modified=None,
@@ -330,6 +333,9 @@ class Store:
                     s.execute(update(SourceRow).where(SourceRow.id == src.id).values(
                         retired=False, config_hash=digest,
                         next_check_at=None if row.retired else row.next_check_at))
+            # One INSERT for the new ones, not an ORM object each (500 sources: 2 MiB that
+            # stayed in the heap through a first poll).
+            _insert_rows(s, SOURCES, added)
 
     def source_states(self, ids: Iterable[str]) -> dict[str, SourceState]:
         with Session(self.engine) as s:

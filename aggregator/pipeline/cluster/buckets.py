@@ -137,7 +137,7 @@ class _SortedBuckets:
         self._big_starts, self._big_bits = np.zeros(2, dtype=np.int32), 0
         self._buffer = np.zeros(0, dtype=np.uint64)  # the small level: its first _filled
         self._filled = 0
-        self._recent = self._big  # the last batches' pairs, searched without ranges
+        self._recent = np.zeros(0, dtype=np.uint64)  # the last batches' pairs, no ranges
         self._small_starts, self._small_bits = self._big_starts, 0
         self._limit = 0  # pairs in the small level that start a compaction
         self._table: list[_Rec | None] = []  # slot -> the item it holds, None once it left
@@ -303,7 +303,7 @@ class _SortedBuckets:
         if len(self._recent):
             pairs = np.concatenate((self._recent, pairs))
             pairs.sort(kind="stable")
-            self._recent = self._big[:0]
+            self._recent = np.zeros(0, dtype=np.uint64)
         filled = self._filled + len(pairs)
         if filled > self._limit or self._dead > len(self._big) >> 2:
             self.compact(pairs)
@@ -321,32 +321,41 @@ class _SortedBuckets:
             minlength=1 << self._small_bits))
 
     def compact(self, pairs: Any = None) -> None:
-        """One sorted array of the pairs of the items still in the window (and `pairs`)."""
+        """One sorted array of the pairs of the items still in the window (and `pairs`),
+        made where the big level was: its pairs still counted are moved down a slice at a
+        time, the array is grown in place (realloc: pages move, none is copied), the other
+        levels' pairs are written after them, and the sorted runs are merged. A new array
+        written beside the old one, with the ranges' counts, had held the old level and
+        twice its size more at once: the peak of a first poll's memory, at its last
+        compaction. (No view of the big level's array is kept: it is reallocated.)"""
         np = self._np
         live = np.frombuffer(self._live, dtype=bool)
-        levels = [level for level in (self._big, self._buffer[:self._filled], self._recent,
-                                      () if pairs is None else pairs) if len(level)]
-        # Written into one new array a slice at a time: whole-level masks and copies, then
-        # their concatenation, held three times the window's pairs at once (the peak of a
-        # first poll's memory, at its last compaction).
-        kept = [sum(int(np.count_nonzero(self._alive(live, part))) for part in _slices(level))
-                for level in levels]
-        big = np.empty(sum(kept), dtype=np.uint64)
+        big, self._big = self._big, np.zeros(0, dtype=np.uint64)
+        self._big_starts = self._small_starts = None  # their memory first, for the new ones
         at = 0
-        for level in levels:
+        for part in _slices(big):
+            kept = part[self._alive(live, part)]  # a copy: written back below where it was
+            big[at:at + len(kept)] = kept
+            at += len(kept)
+        others = [level for level in (self._buffer[:self._filled], self._recent,
+                                      () if pairs is None else pairs) if len(level)]
+        total = at + sum(int(np.count_nonzero(self._alive(live, part)))
+                         for level in others for part in _slices(level))
+        if not big.flags.owndata:
+            big = big.copy()
+        big.resize(total, refcheck=False)  # nothing else refers to its memory
+        for level in others:
             for part in _slices(level):
-                mask = self._alive(live, part)
-                count = int(np.count_nonzero(mask))
-                np.compress(mask, part, out=big[at:at + count])
-                at += count
-        del levels
-        self._big = big[:0]  # the old level goes before the sort, not after
-        big.sort(kind="stable")  # sorted runs: merges
-        self._big, self._big_starts, self._big_bits = big, *self._ranges(big, len(big) // 2)
+                kept = part[self._alive(live, part)]
+                big[at:at + len(kept)] = kept
+                at += len(kept)
+        del others
+        big.sort(kind="stable")  # sorted runs: merges, each with a buffer of the smaller
+        self._big, (self._big_starts, self._big_bits) = big, self._ranges(big, len(big) // 2)
         self._limit = min(max(len(big) >> 2, _SMALL_MIN), _SMALL_MAX)
         self._small_starts, self._small_bits = self._ranges(big[:0], self._limit // 4)
         self._filled = 0
-        self._recent = big[:0]
+        self._recent = np.zeros(0, dtype=np.uint64)
         self._free += self._dying
         self._dying, self._dead = [], 0
 
@@ -355,13 +364,16 @@ class _SortedBuckets:
         return live[(pairs & self._np.uint64(_LOW)).view(self._np.int64)]
 
     def _ranges(self, pairs: Any, size: int) -> tuple[Any, int]:
-        """Where each range of keys starts in `pairs`: ~`size` ranges, by the keys' top bits."""
+        """Where each range of keys starts in `pairs` (sorted): ~`size` ranges, by the keys'
+        top bits. Counted a slice at a time, each slice's counts covering only the ranges
+        its pairs are in (they are sorted): no array of 64-bit counts beside the starts."""
         np = self._np
         bits = min(max(size.bit_length() - 1, 8), 28)
-        counts = np.zeros(1 << bits, dtype=np.int64)
-        for part in _slices(pairs):  # a slice at a time: no second copy of the window's
-            counts += np.bincount((part >> np.uint64(62 - bits)).view(np.int64),
-                                  minlength=1 << bits)
         starts = np.zeros((1 << bits) + 1, dtype=np.int32)
-        np.cumsum(counts, out=starts[1:])
+        for part in _slices(pairs):
+            tops = (part >> np.uint64(62 - bits)).view(np.int64)
+            low = int(tops[0])
+            counts = np.bincount(tops - low)
+            starts[low + 1:low + 1 + len(counts)] += counts.astype(np.int32)
+        np.cumsum(starts, out=starts)
         return starts, bits
