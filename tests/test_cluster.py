@@ -512,6 +512,44 @@ def test_compaction_drops_the_pairs_of_items_that_left_and_reuses_their_slots(ki
     assert len(d.buckets) == 2 * 30
 
 
+def test_a_compaction_holds_little_beside_the_pairs_it_keeps(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compaction is made where the big level was: at no moment does it hold much more
+    than the window's pairs (numpy's buffers are traced). Written beside the old level
+    with 64-bit range counts, it had held the old level, the new one and the counts at
+    once, the peak of a first poll's memory. Its answers stay the same."""
+    import tracemalloc
+
+    # Slices of 4,096 pairs (not 65,536): what they hold is then small beside this test's
+    # 231,000 pairs, as the 65,536 are beside a first poll's 840,000.
+    monkeypatch.setattr(buckets, "_SLICE", 1 << 12)
+    tracemalloc.start()  # from the start: the big level's array is traced as it is freed
+    d = Driven("sorted")
+    rng = random.Random(3)
+    bands = [[rng.randrange(1 << 30) for _ in range(minhash._BANDS)] for _ in range(7000)]
+    recs = [d.rec(*keys) for keys in bands]
+    old, fresh = recs[:6000], recs[6000:]
+    for start in range(0, len(old), 500):
+        d.batch(*((rec, d.story()) for rec in old[start:start + 500]))
+    for rec in old[::4]:
+        d.drop(rec)
+    d.buckets.compact()  # one array, as at a first poll's last compaction
+    d.batch(*((rec, d.story()) for rec in fresh))  # into the small level
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        d.buckets.compact()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    kept = len(old) - len(old[::4]) + len(fresh)
+    assert len(d.buckets) == kept * minhash._BANDS
+    assert peak - before < 0.5 * 8 * len(d.buckets), (peak - before, 8 * len(d.buckets))
+    assert d.batch((d.rec(*bands[1]), None)) == [{recs[1].item.key}]  # kept
+    assert d.batch((d.rec(*bands[6001]), None)) == [{recs[6001].item.key}]  # newer
+    assert d.batch((d.rec(*bands[4]), None)) == [set()]  # dropped
+
+
 @pytest.mark.parametrize("levels", ["as shipped", "tiny"])
 def test_both_buckets_answer_the_same_to_random_batches(levels: str,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
