@@ -69,7 +69,8 @@ _OWNERS = (
     ("aggregator/text/", "normalize"),
     ("aggregator/pipeline/tag.py", "tag"),
     ("aggregator/pipeline/fetch.py", "fetch"),
-    ("aggregator/pipeline/__init__.py", "poll loop"),
+    ("aggregator/pipeline/poller.py", "poll loop"),
+    ("aggregator/pipeline/work.py", "parse"),
     ("aggregator/config.py", "config"),
     ("<frozen importlib._bootstrap", "imports"),
 )
@@ -276,7 +277,7 @@ def child(work: Path, trace: bool, sizes: bool = False) -> int:
     recorder.mark("interpreter")
     for group in (("numpy",), ("sqlalchemy", "sqlmodel"), ("feedparser", "lxml.etree", "nh3"),
                   ("aiohttp",), ("aggregator.cli", "aggregator.config"),
-                  ("aggregator.pipeline", "aggregator.store"),
+                  ("aggregator.pipeline.poller", "aggregator.store"),
                   ("aggregator.publish", "aggregator.scheduler")):
         for module in group:
             try:
@@ -319,7 +320,7 @@ def child(work: Path, trace: bool, sizes: bool = False) -> int:
 
 def _instrument(recorder: Recorder) -> None:
     """Stage marks around the functions that own the big allocations."""
-    import aggregator.pipeline as pipeline
+    import aggregator.pipeline.poller as pipeline
     import aggregator.publish as publish
     from aggregator.pipeline import cluster, stories
     from aggregator.store import Store

@@ -34,9 +34,9 @@ def ours(which: str, work: Path) -> dict[str, Any]:
     # What `aggregator poll` has imported when its pass begins (cmd_poll imports the
     # pipeline lazily); publishing's modules it imports after the pass, only when there is
     # something to publish, so they are inside the timed pass, as in a user's cron poll.
-    import aggregator.pipeline  # noqa: F401
     from aggregator.cli import main
     from aggregator.config import load_config
+    from aggregator.pipeline import Poller  # noqa: F401  (as cmd_poll does)
     from aggregator.store import Store
 
     imported = time.perf_counter() - imported

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from aggregator import pipeline
 from aggregator.config import Config, load_config
 from aggregator.models import Changed, FetchResult
 from aggregator.pipeline import Poller, _Job, process
+from aggregator.pipeline import poller as pipeline
 from aggregator.pipeline.stories import Stories
 from aggregator.pipeline.tag import TopicMatcher
 from aggregator.store import Store

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from feedserver import FeedServer
 
-from aggregator import pipeline
 from aggregator.config import load_config
 from aggregator.models import PollOutcome
 from aggregator.pipeline import Poller
+from aggregator.pipeline import poller as pipeline
 from aggregator.pipeline.stories import Stories
 from aggregator.store import Store
 
@@ -194,3 +194,25 @@ def test_quiet_writes_go_one_at_a_time_and_a_failed_one_fails_the_pass_at_its_en
     asyncio.run(go())
     assert [n for batch in batches for n in batch] == list(range(3 * pipeline.QUIET_BATCH + 7))
     assert all(len(b) >= pipeline.QUIET_BATCH for b in batches[:-1])
+
+
+def test_parse_workers_load_the_worker_side_and_not_the_poller_s() -> None:
+    """The workers' server preloads pipeline.work (parse … tag): not the store, the fetcher,
+    the clusterer or numpy, which made it start 0.3 s after the pass asked, not 0.1 s
+    (bench/peak_rss_ab.py: a first poll 3 % faster). Importing the package loads none of
+    the poller either; its names are there when asked for."""
+    import subprocess
+    import sys
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=pipeline._forkserver()) as pool:
+        loaded = set(pool.submit(eval, "sorted(__import__('sys').modules)").result())
+    heavy = {"aggregator.pipeline.poller", "aggregator.store", "aggregator.pipeline.fetch",
+             "aggregator.pipeline.cluster", "sqlalchemy", "aiohttp", "numpy"}
+    assert "aggregator.pipeline.work" in loaded and not heavy & loaded, heavy & loaded
+    probe = ("import sys, aggregator.pipeline as p; before = set(sys.modules); "
+             "p.Poller, p.process, p.QUIET_BATCH; "
+             "print(sorted({'aggregator.pipeline.poller', 'sqlalchemy'} & before))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
