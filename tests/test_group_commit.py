@@ -17,8 +17,9 @@ from sqlalchemy import event
 
 from aggregator.config import Config, load_config
 from aggregator.models import Changed, FetchResult
-from aggregator.pipeline import Poller, _Job, process
+from aggregator.pipeline import Poller, process
 from aggregator.pipeline import poller as pipeline
+from aggregator.pipeline.poller import _Job
 from aggregator.pipeline.stories import Stories
 from aggregator.pipeline.tag import TopicMatcher
 from aggregator.store import Store

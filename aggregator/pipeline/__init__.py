@@ -23,8 +23,7 @@ from typing import Any
 # The poller and its names are loaded when first asked for: the parse workers import the
 # worker side (pipeline.work: parse … tag) through this package, and must not load the
 # poller's store, fetcher and clusterer with it.
-_LAZY = {"poller": ("Poller", "PARSE_POOL_AFTER", "QUIET_BATCH", "GROUP_MAX", "_Job",
-                    "_LazyPool", "_QuietLine", "_StoreLine", "_staged"),
+_LAZY = {"poller": ("Poller", "PARSE_POOL_AFTER", "QUIET_BATCH", "GROUP_MAX"),
          "work": ("process", "configured_languages", "Processed")}
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 
