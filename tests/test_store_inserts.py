@@ -78,3 +78,36 @@ def test_a_naive_date_is_refused(tables) -> None:  # type: ignore[no-untyped-def
         _insert_rows(s, ours, [dict(ROWS[0], at=datetime(2026, 1, 1))])
     with engine.connect() as conn:
         assert conn.execute(select(ours.c.id)).all() == []
+
+
+def test_a_pass_s_checkpoints_run_in_a_thread_of_their_own(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Store.checkpointing: while a pass writes, the write-ahead log is copied into the
+    database file by a thread of its own, not by the commits (here a writer that never
+    checkpoints: without the thread, the file would not grow). The thread ends with the
+    block; in memory there is none."""
+    import sqlite3
+    import threading
+    import time
+
+    from aggregator.store import Store
+
+    path = tmp_path / "db.sqlite"
+    with Store(f"sqlite:///{path}") as store:
+        writer = sqlite3.connect(path)
+        writer.execute("PRAGMA wal_autocheckpoint=0")
+        writer.execute("CREATE TABLE filler (x BLOB)")
+        writer.commit()
+        before = path.stat().st_size
+        with store.checkpointing(every=0.01):
+            for _ in range(20):
+                writer.execute("INSERT INTO filler VALUES (?)", (b"x" * 50_000,))
+                writer.commit()
+            deadline = time.monotonic() + 10  # a bound, left as soon as the file has grown
+            while path.stat().st_size < before + 900_000 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            grown = path.stat().st_size
+        writer.close()
+        assert grown >= before + 900_000, (before, grown)
+        assert "checkpoint" not in {t.name for t in threading.enumerate()}
+    with Store("sqlite://") as memory, memory.checkpointing(every=0.01):
+        assert "checkpoint" not in {t.name for t in threading.enumerate()}

@@ -116,7 +116,7 @@ class Poller:
         self._stage = asyncio.Semaphore(_staged(self.parse_workers))
         heartbeat = asyncio.create_task(self._heartbeat(loop))
         try:
-            with self._parse_pool() as pool, \
+            with self.store.checkpointing(), self._parse_pool() as pool, \
                     ThreadPoolExecutor(max_workers=1, thread_name_prefix="store") as worker, \
                     self._embed_threads(pool) as ahead:
                 line = _StoreLine(loop, worker, self._finish)
