@@ -230,6 +230,24 @@ def test_warm_takes_the_stored_items_in_any_order() -> None:
     assert len(c) == 2
 
 
+def test_items_leave_the_window_oldest_first_whatever_their_arrival() -> None:
+    """The expiry heap holds the items themselves, ordered by published time and then by
+    arrival: items that came out of order, and items of one instant, leave exactly when
+    the window has moved past them."""
+    c = cheap(window=timedelta(hours=24))
+    rng = random.Random(5)
+    words = OTHER.split() + WIRE.split()
+    hours = [rng.choice([1, 2, 3, 4, 5]) + rng.choice([0.0, 0.5]) for _ in range(40)]
+    keys = [c.add(item(f"s{n}", " ".join(rng.sample(words, 8)), hours=h)).key
+            for n, h in enumerate(hours)]
+    for cut in (2.0, 3.5, 5.5):
+        c.add_many([], now=T0 + timedelta(hours=24 + cut))
+        kept = {k for k, h in zip(keys, hours, strict=True) if h >= cut}
+        assert {k for k in keys if c.story_of(k) is not None} == kept
+    assert all(a <= b for a, b in itertools.pairwise(
+        (r.published, r.seq) for r in sorted(c._expiry)))  # the order the heap keeps
+
+
 def test_now_moves_the_window_without_an_item() -> None:
     c = cheap(window=timedelta(hours=24))
     first = c.add(item("a", "السعودية تعلن ميزانية 2026", WIRE))

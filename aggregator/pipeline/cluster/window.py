@@ -174,6 +174,12 @@ class _Rec:
         self.alive = True
         self.seq = 0  # arrival order, set when indexed: breaks ties the same way every run
 
+    def __lt__(self, other: _Rec) -> bool:
+        """The clusterer's expiry order: published, then arrival (seq, set when indexed)."""
+        if self.published != other.published:
+            return self.published < other.published
+        return self.seq < other.seq
+
     @property
     def title_key(self) -> str:
         """Word view of the title: level 1's title key (a slice of `text`: keeping both cost
