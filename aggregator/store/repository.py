@@ -60,9 +60,9 @@ from aggregator.store.tables import (
 )
 from aggregator.store.views import PollView
 
-# Core tables: multi-row inserts through them skip the ORM's bulk machinery.
 log = logging.getLogger(__name__)
 
+# Core tables: multi-row inserts through them skip the ORM's bulk machinery.
 ITEMS = ItemRow.__table__  # type: ignore[attr-defined]
 STORIES = StoryRow.__table__  # type: ignore[attr-defined]
 ITEM_TOPICS = ItemTopicRow.__table__  # type: ignore[attr-defined]
