@@ -456,10 +456,11 @@ class _QuietLine:
         if self._writing is None and len(self._waiting) >= QUIET_BATCH:
             self._write()
 
-    def _write(self) -> None:
+    def _write(self) -> asyncio.Future[None]:
         batch, self._waiting = self._waiting, []
-        self._writing = self._loop.run_in_executor(self._worker, self._save, batch)
-        self._writing.add_done_callback(self._written)
+        writing = self._writing = self._loop.run_in_executor(self._worker, self._save, batch)
+        writing.add_done_callback(self._written)
+        return writing
 
     def _written(self, done: asyncio.Future[None]) -> None:
         self._writing = None
@@ -471,12 +472,10 @@ class _QuietLine:
     async def finish(self) -> None:
         """Write what is left once the pass has fetched everything; a write that failed
         (the store did) raises here."""
-        while self._writing is not None:
-            await asyncio.wait([self._writing])  # `_written` has run when this returns
-        if self._waiting:
-            self._write()
-            while self._writing is not None:
-                await asyncio.wait([self._writing])
+        while self._writing is not None or self._waiting:
+            # the write in flight, else the rest (fewer than QUIET_BATCH)
+            writing = self._writing if self._writing is not None else self._write()
+            await asyncio.wait([writing])  # `_written` has run when this returns
         if self._failed is not None:
             raise self._failed
 

@@ -293,8 +293,8 @@ class Store:
                         conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": POLL_LOCK_KEY})
                     conn.rollback()
             return
-        database = make_url(self.url).database
-        if not database or database == ":memory:":
+        database = _database_file(self.url)
+        if database is None:
             yield True
             return
         with open(f"{database}.poll-lock", "a+b") as handle:
@@ -316,8 +316,8 @@ class Store:
         checkpoints themselves: the commit that found 32 MiB of log copied it and synced the
         file, inside the store thread, which is a first poll's critical path (about 0.15 s of
         its 290 commits, bench/poll_vs_reader.py). Elsewhere, and in memory, nothing."""
-        database = make_url(self.url).database if self.engine.dialect.name == "sqlite" else None
-        if not database or database == ":memory:":
+        database = _database_file(self.url) if self.engine.dialect.name == "sqlite" else None
+        if database is None:
             yield
             return
         stop = threading.Event()
@@ -752,8 +752,8 @@ def _with_schema(engine: Engine, attempts: int = 6) -> None:
 def _engine(url: str, *, echo: bool) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, echo=echo, pool_pre_ping=True)
-    database = make_url(url).database
-    if database and database != ":memory:":
+    database = _database_file(url)
+    if database is not None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)  # data/ on a fresh checkout
     engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
 
@@ -773,6 +773,12 @@ def _engine(url: str, *, echo: bool) -> Engine:
         cur.close()
 
     return engine
+
+
+def _database_file(url: str) -> str | None:
+    """The file of a SQLite URL's database; None in memory."""
+    database = make_url(url).database
+    return database if database and database != ":memory:" else None
 
 
 def _safe(url: str) -> str:

@@ -341,9 +341,7 @@ class _SortedBuckets:
                                       () if pairs is None else pairs) if len(level)]
         total = at + sum(int(np.count_nonzero(self._alive(live, part)))
                          for level in others for part in _slices(level))
-        if not big.flags.owndata:
-            big = big.copy()
-        big.resize(total, refcheck=False)  # nothing else refers to its memory
+        big.resize(total, refcheck=False)  # it owns its memory, and nothing else refers to it
         for level in others:
             for part in _slices(level):
                 kept = part[self._alive(live, part)]
