@@ -181,7 +181,7 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
         polled = {o.source_id for o in outcomes}
         for skipped in (i for i in args.source if i not in polled):
             print(f"{skipped}: skipped: another poller is polling it")
-        if any(not o.counted for o in outcomes):
+        if any(not o.counted and o.connection_error for o in outcomes):
             print("every source failed to connect: our network looks down, so these errors "
                   "were not counted against the sources")
         print(_total(outcomes))
@@ -386,7 +386,10 @@ def _notes(r: SourceStatus) -> list[str]:
     if r.retired:
         notes.append("410 Gone: not polled until its entry in feeds.yaml is changed")
     if r.last_error:
-        notes.append(f"{r.last_error} (failing since {_when(r.error_since)})")
+        # no error_since: the error was not counted (the network was down, or the host
+        # told the pass to wait)
+        notes.append(f"{r.last_error} (failing since {_when(r.error_since)})"
+                     if r.error_since else r.last_error)
     if r.moved_to:
         notes.append(f"moved permanently to {r.moved_to}: update its url in feeds.yaml")
     elif r.redirect_url:

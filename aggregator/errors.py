@@ -56,11 +56,13 @@ class FetchError(SourceError):
 
     def __init__(self, message: str, *, source_id: str = "", url: str = "",
                  status: int | None = None, connection: bool = False,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, deferred: bool = False) -> None:
         super().__init__(message, source_id=source_id, url=url)
         self.status = status  # HTTP status when the server answered
         self.connection = connection  # True when no HTTP answer came at all
         self.retry_after = retry_after  # seconds the server asked us to wait
+        # Not requested at all: its host had told this pass to wait (Fetcher.fetch)
+        self.deferred = deferred
 
 
 class ParseError(SourceError):

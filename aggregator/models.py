@@ -142,7 +142,9 @@ class PollOutcome:
     status: int | None = None  # HTTP status, when a response came
     duration: float = 0.0  # seconds spent on this source
     connection_error: bool = False  # the error was a failure to connect at all
-    counted: bool = True  # False when the error was blamed on our network, not the source
+    # False when the error was not the source's fault: our network was down, or its host
+    # had told the pass to wait (a 429 to another of its sources)
+    counted: bool = True
     extra: dict[str, str] = field(default_factory=dict)  # hints (e.g. moved-to URL)
 
     def summary(self) -> str:

@@ -94,6 +94,39 @@ def test_retry_after_is_read(feed_server: FeedServer) -> None:
     assert info.value.retry_after == 120
 
 
+def test_a_host_that_answers_429_is_left_alone_for_its_retry_after(
+        feed_server: FeedServer) -> None:
+    """One Fetcher (one pass): after a 429 with Retry-After, the host's other URLs are not
+    requested until that time has passed; another host is asked as usual."""
+    feed_server.route("/busy", Route(status=429, headers={"Retry-After": "120"}))
+    feed_server.route("/other", FEED)
+
+    clock = [1000.0]
+
+    async def go() -> tuple[FetchError, FetchError, FetchResult, FetchResult]:
+        async with Fetcher(monotonic=lambda: clock[0]) as fetcher:
+            with pytest.raises(FetchError) as first:
+                await fetcher.fetch(SourceState("a", feed_server.url("/busy")))
+            with pytest.raises(FetchError) as second:
+                await fetcher.fetch(SourceState("b", feed_server.url("/other")))
+            elsewhere = await fetcher.fetch(SourceState(
+                "c", feed_server.url("/other").replace("127.0.0.1", "localhost")))
+            clock[0] += 30
+            with pytest.raises(FetchError, match="30s ago; left alone for 90s more"):
+                await fetcher.fetch(SourceState("b", feed_server.url("/other")))
+            clock[0] += 90
+            again = await fetcher.fetch(SourceState("b", feed_server.url("/other")))
+            return first.value, second.value, elsewhere, again
+
+    first, second, elsewhere, again = asyncio.run(go())
+    assert first.status == 429 and not first.deferred
+    assert second.deferred and second.status is None and second.source_id == "b"
+    assert second.retry_after == 120
+    assert "127.0.0.1 answered HTTP 429 to another of its sources" in str(second)
+    assert elsewhere.status == 200 and again.status == 200
+    assert feed_server.hits("/other") == 2  # localhost's request and the one after the wait
+
+
 def test_connection_refused() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

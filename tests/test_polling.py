@@ -144,10 +144,48 @@ def test_errors_back_off_and_a_success_resets(make, feed_server: FeedServer) -> 
 def test_retry_after_and_cache_hints_are_obeyed(make, feed_server: FeedServer) -> None:  # type: ignore[no-untyped-def]
     feed_server.route("/busy", Route(status=429, headers={"Retry-After": "10800"}))
     feed_server.route("/cached", Route(body=FEED, headers={"Cache-Control": "max-age=7200"}))
-    h = make({"busy": feed_server.url("/busy"), "cached": feed_server.url("/cached")})
+    # two hosts: a 429 holds back the other sources of its own host (next test)
+    h = make({"busy": feed_server.url("/busy"),
+              "cached": feed_server.url("/cached").replace("127.0.0.1", "localhost")})
     h.poll()
     assert h.wait("busy") == timedelta(hours=3)
     assert h.wait("cached") == timedelta(hours=2)
+
+
+@pytest.mark.parametrize(("status", "retry_after", "wait"), [
+    (429, "3600", timedelta(hours=1)),  # the host's time, not the sources' 30 minutes
+    (503, "3600", timedelta(hours=1)),
+    (429, None, timedelta(minutes=30)),  # held for the pass; then each source's interval
+])
+def test_a_host_that_says_wait_gets_no_more_requests_in_the_pass(
+        make, feed_server: FeedServer, status: int, retry_after: str | None,  # type: ignore[no-untyped-def]
+        wait: timedelta) -> None:
+    """Five sources on one host, asked one at a time: the first answer is 429 (or 503 with
+    Retry-After) and the other four are not requested at all. They are not at fault: no
+    error is counted against them, and they come back when the host said to."""
+    headers = {"Retry-After": retry_after} if retry_after else {}
+    ids = [f"s{i}" for i in range(5)]
+    for sid in ids:
+        feed_server.route(f"/{sid}", Route(status=status, headers=headers))
+    feed_server.route("/elsewhere", FEED)
+    h = make({**{sid: feed_server.url(f"/{sid}") for sid in ids},
+              "elsewhere": feed_server.url("/elsewhere").replace("127.0.0.1", "localhost")},
+             extra="  per_host_concurrency: 1")
+    outcomes = h.poll()
+    asked = [sid for sid in ids if feed_server.hits(f"/{sid}")]
+    assert len(asked) == 1 and feed_server.hits(f"/{asked[0]}") == 1
+    assert outcomes["elsewhere"].outcome == "new"  # another host is asked as usual
+    assert outcomes[asked[0]].counted and h.status(asked[0]).consecutive_errors == 1
+    for sid in set(ids) - set(asked):
+        outcome = outcomes[sid]
+        assert outcome.outcome == "error" and not outcome.counted, outcome
+        assert f"answered HTTP {status} to another of its sources" in (outcome.error or "")
+        assert h.status(sid).consecutive_errors == 0
+        assert timedelta(0) <= wait - h.wait(sid) < timedelta(seconds=30)
+    # The next pass asks the host again: one request, as long as it keeps saying wait.
+    h.clock.now += timedelta(hours=1)
+    h.poll()
+    assert sum(feed_server.hits(f"/{sid}") for sid in ids) == 2
 
 
 def test_gone_retires_the_source_until_its_entry_changes(make, feed_server: FeedServer,
@@ -306,6 +344,23 @@ def test_poll_lock_on_postgres(database_url: str) -> None:
             assert not got_b
     with Store(database_url) as c, c.poll_lock() as again:
         assert again
+
+
+def test_poll_and_status_say_which_sources_a_host_held_back(
+        feed_server: FeedServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for sid in ("a", "b", "c"):
+        feed_server.route(f"/{sid}", Route(status=429, headers={"Retry-After": "600"}))
+    make_config(tmp_path, {sid: feed_server.url(f"/{sid}") for sid in "abc"},
+                extra="  per_host_concurrency: 1")
+    config = ["--config", str(tmp_path / "feeds.yaml")]
+    assert main([*config, "poll"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("error: HTTP 429") == 1 and out.count("error: not requested: ") == 2
+    assert "network looks down" not in out
+    assert main([*config, "status"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("answered HTTP 429 to another of its sources") == 2
+    assert out.count("failing since") == 1  # the one that was asked
 
 
 def test_status_shows_failing_retired_and_moved(make, feed_server: FeedServer, tmp_path: Path,

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
+import time
 import urllib.request
 import zlib
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -45,7 +48,8 @@ class Fetcher:
     async context manager (aiohttp's session must be made inside the running loop)."""
 
     def __init__(self, *, timeout: float = 30.0, max_body: int = 10 * 1024 * 1024,
-                 max_concurrency: int = 20, per_host: int = 2) -> None:
+                 max_concurrency: int = 20, per_host: int = 2,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.timeout = timeout  # whole-request deadline, seconds
         self.max_body = max_body  # byte cap on the wire and after decompression
         self.max_concurrency = max_concurrency  # requests in flight, and pooled connections
@@ -53,6 +57,9 @@ class Fetcher:
         self._per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(per_host))
         self._session: aiohttp.ClientSession | None = None
+        # host -> (monotonic() until which it is left alone, status, when it said so)
+        self._held: dict[str, tuple[float, int, float]] = {}
+        self._monotonic = monotonic
         # HTTP_PROXY, HTTPS_PROXY and NO_PROXY, read once per pass (aiohttp's trust_env
         # would read them, and ~/.netrc, again for every request).
         self._proxies = urllib.request.getproxies_environment()
@@ -81,14 +88,25 @@ class Fetcher:
             self._session = None
 
     async def fetch(self, state: SourceState) -> FetchResult:
-        """GET the source's URL; raise FetchError (with the source id) on any failure."""
+        """GET the source's URL; raise FetchError (with the source id) on any failure.
+
+        A host that answers 429 Too Many Requests, or 503 with a Retry-After, speaks for
+        itself, not only for that feed: the fetcher sends it nothing more until its
+        Retry-After has passed (for the rest of the fetcher's life without one), and each of
+        its sources asked meanwhile fails at once, `deferred`, with the time left as its
+        retry_after. Miniflux and reader ask again for every other feed of the host, which
+        is how their users with many feeds on one site get blocked."""
         host = urlsplit(state.url).hostname or ""
+        self._check_held(host, state)
         async with self._all, self._per_host[host]:
+            self._check_held(host, state)  # an answer that came while this one waited
             try:
                 async with asyncio.timeout(self.timeout):
                     return await self._follow(state)
             except FetchError as exc:
                 exc.source_id, exc.url = state.source_id, state.url
+                if exc.status == 429 or (exc.status == 503 and exc.retry_after is not None):
+                    self._hold(host, exc.status, exc.retry_after)
                 raise
             # Before TimeoutError: aiohttp's own timeouts are TimeoutErrors too.
             except aiohttp.ClientError as exc:
@@ -97,6 +115,27 @@ class Fetcher:
             except TimeoutError:
                 raise FetchError(f"timed out after {self.timeout:g}s", source_id=state.source_id,
                                  url=state.url, connection=True) from None
+
+    def _hold(self, host: str, status: int, retry_after: float | None) -> None:
+        now = self._monotonic()
+        until = now + retry_after if retry_after is not None else math.inf
+        if until > self._held.get(host, (-math.inf, 0, 0.0))[0]:
+            self._held[host] = (until, status, now)
+
+    def _check_held(self, host: str, state: SourceState) -> None:
+        held = self._held.get(host)
+        if held is None:
+            return
+        until, status, since = held
+        now = self._monotonic()
+        if now >= until:
+            del self._held[host]
+            return
+        wait = f"for {until - now:.0f}s more" if until != math.inf else "for this pass"
+        raise FetchError(f"not requested: {host} answered HTTP {status} to another of its "
+                         f"sources {now - since:.0f}s ago; left alone {wait}",
+                         source_id=state.source_id, url=state.url, deferred=True,
+                         retry_after=until - now if until != math.inf else None)
 
     async def _follow(self, state: SourceState) -> FetchResult:
         if self._session is None:

@@ -130,8 +130,9 @@ class Poller:
                         except FetchError as exc:
                             if exc.connection:  # judged once the whole pass is known
                                 return _Unreachable(state, exc, started)
+                            # a source its host's 429 held back is not at fault
                             outcome = await loop.run_in_executor(
-                                worker, self._fail, state, exc, started, True)
+                                worker, self._fail, state, exc, started, not exc.deferred)
                         else:
                             if _unchanged(state, fetched):
                                 outcome = self._quiet(state, fetched, started, quiet)
