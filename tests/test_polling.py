@@ -346,6 +346,32 @@ def test_poll_lock_on_postgres(database_url: str) -> None:
         assert again
 
 
+def test_a_host_that_said_wait_is_left_alone_by_the_next_passes(
+        make, feed_server: FeedServer) -> None:  # type: ignore[no-untyped-def]
+    """A later pass (the next cron run, the next tick of `run`) does not ask a host that
+    answered 429 for another of its sources either, until the one told to wait is due."""
+    feed_server.route("/a", Route(status=429, headers={"Retry-After": "3600"}))
+    feed_server.route("/b", FEED)
+    h = make({"a": feed_server.url("/a"), "b": feed_server.url("/b")})
+
+    def poll(ids: list[str]) -> dict[str, PollOutcome]:
+        poller = Poller(h.config, h.store, clock=h.clock, random=lambda: 0.0)
+        return {o.source_id: o for o in poller.run(ids)}
+
+    assert poll(["a"])["a"].status == 429
+    h.clock.now += timedelta(minutes=10)
+    deferred = poll(["b"])["b"]
+    assert feed_server.hits("/b") == 0 and not deferred.counted
+    assert "answered HTTP 429 to another of its sources 600s ago; left alone for 3000s more" \
+        in (deferred.error or "")
+    assert timedelta(minutes=50) <= h.wait("b") <= timedelta(minutes=50, seconds=1)
+    assert h.status("b").consecutive_errors == 0
+    feed_server.route("/a", FEED)  # the host has calmed down by the time it said
+    h.clock.now = T0 + timedelta(hours=1)
+    outcomes = poll(["a", "b"])
+    assert outcomes["a"].outcome == outcomes["b"].outcome == "new"
+
+
 def test_poll_and_status_say_which_sources_a_host_held_back(
         feed_server: FeedServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for sid in ("a", "b", "c"):

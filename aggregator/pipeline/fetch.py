@@ -94,8 +94,10 @@ class Fetcher:
         itself, not only for that feed: the fetcher sends it nothing more until its
         Retry-After has passed (for the rest of the fetcher's life without one), and each of
         its sources asked meanwhile fails at once, `deferred`, with the time left as its
-        retry_after. Miniflux and reader ask again for every other feed of the host, which
-        is how their users with many feeds on one site get blocked."""
+        retry_after. The poller also holds, from the start of a pass, the hosts that
+        answered 429 in an earlier one (`hold`). Miniflux and reader ask again for every
+        other feed of the host, which is how their users with many feeds on one site get
+        blocked."""
         host = urlsplit(state.url).hostname or ""
         self._check_held(host, state)
         async with self._all, self._per_host[host]:
@@ -116,11 +118,17 @@ class Fetcher:
                 raise FetchError(f"timed out after {self.timeout:g}s", source_id=state.source_id,
                                  url=state.url, connection=True) from None
 
-    def _hold(self, host: str, status: int, retry_after: float | None) -> None:
+    def hold(self, url: str, status: int, ago: float, seconds: float) -> None:
+        """Leave the URL's host alone for `seconds` more: it answered `status` `ago` seconds
+        ago, in an earlier pass (Store.rate_limited)."""
+        self._hold(urlsplit(url).hostname or "", status, seconds, ago=ago)
+
+    def _hold(self, host: str, status: int, retry_after: float | None, *,
+              ago: float = 0.0) -> None:
         now = self._monotonic()
         until = now + retry_after if retry_after is not None else math.inf
         if until > self._held.get(host, (-math.inf, 0, 0.0))[0]:
-            self._held[host] = (until, status, now)
+            self._held[host] = (until, status, now - ago)
 
     def _check_held(self, host: str, state: SourceState) -> None:
         held = self._held.get(host)
@@ -135,7 +143,7 @@ class Fetcher:
         raise FetchError(f"not requested: {host} answered HTTP {status} to another of its "
                          f"sources {now - since:.0f}s ago; left alone {wait}",
                          source_id=state.source_id, url=state.url, deferred=True,
-                         retry_after=until - now if until != math.inf else None)
+                         retry_after=math.ceil(until - now) if until != math.inf else None)
 
     async def _follow(self, state: SourceState) -> FetchResult:
         if self._session is None:

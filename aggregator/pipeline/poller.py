@@ -122,6 +122,7 @@ class Poller:
                 line = _StoreLine(loop, worker, self._finish)
                 quiet = _QuietLine(loop, worker, self.store.save_unchanged)
                 async with self._fetcher_factory() as fetcher:
+                    await self._hold_rate_limited(loop, fetcher)
 
                     async def each(state: SourceState) -> PollOutcome | _Unreachable:
                         started = time.monotonic()
@@ -151,6 +152,16 @@ class Poller:
             self.stories.forget_ahead()
             await loop.run_in_executor(None, self.store.release_claims, self.owner)
         return [outcomes[i] for i in source_ids if i in outcomes]
+
+    async def _hold_rate_limited(self, loop: asyncio.AbstractEventLoop,
+                                 fetcher: Fetcher) -> None:
+        """Hosts that answered 429 in an earlier pass are left alone until the source that
+        was told so is due again: another of their sources, due sooner, would otherwise
+        ask again at every pass (every cron run, every tick of `run`)."""
+        now = self.clock()
+        for url, asked, due in await loop.run_in_executor(None, self.store.rate_limited, now):
+            fetcher.hold(url, 429, ago=(now - asked).total_seconds(),
+                         seconds=(due - now).total_seconds())
 
     async def _drive(self, loop: asyncio.AbstractEventLoop, claims: _Claims,
                      each: Callable[[SourceState], Awaitable[PollOutcome | _Unreachable]],

@@ -397,6 +397,16 @@ class Store:
                 include_not_due or r.next_check_at is None or r.next_check_at <= now)}
         return [i for i in ids if i in ok]
 
+    def rate_limited(self, now: datetime) -> list[tuple[str, datetime, datetime]]:
+        """(URL polled, when, next check) of the sources whose last poll was answered 429 Too
+        Many Requests and that are not due yet: their hosts asked every poller to wait."""
+        with Session(self.engine) as s:
+            c = SOURCES.c
+            rows = s.execute(select(c.url, c.fetch_url, c.last_poll_at, c.next_check_at).where(
+                c.last_status == 429, c.last_outcome == "error", c.retired.is_(False),
+                c.next_check_at > now, c.last_poll_at.is_not(None)))
+            return [(r.fetch_url or r.url, r.last_poll_at, r.next_check_at) for r in rows]
+
     # -- claims: which poller polls which source ----------------------------------------------
 
     def claim(self, ids: Sequence[str], now: datetime, *, owner: str, lease: timedelta,
