@@ -366,7 +366,7 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
     states = Counter(row[1] for row in table[1:])
     print(f"{len(rows)} sources: " + ", ".join(f"{states[k]} {k}" for k in
                                                ("healthy", "failing", "retired", "disabled",
-                                                "new")) +
+                                                "new", "waiting")) +
           f"; {sum(r.items for r in rows)} items stored")
     return EXIT_OK
 
@@ -378,7 +378,10 @@ def _state(r: SourceStatus, enabled: bool) -> str:
         return "retired"
     if r.last_outcome is None:
         return "new"
-    return "failing" if r.last_outcome == "error" else "healthy"
+    if r.last_outcome != "error":
+        return "healthy"
+    # an error not counted against it: its host said wait, or our network was down
+    return "failing" if r.error_since is not None else "waiting"
 
 
 def _notes(r: SourceStatus) -> list[str]:

@@ -387,6 +387,7 @@ def test_poll_and_status_say_which_sources_a_host_held_back(
     out = capsys.readouterr().out
     assert out.count("answered HTTP 429 to another of its sources") == 2
     assert out.count("failing since") == 1  # the one that was asked
+    assert "3 sources: 0 healthy, 1 failing, 0 retired, 0 disabled, 0 new, 2 waiting" in out
 
 
 def test_status_shows_failing_retired_and_moved(make, feed_server: FeedServer, tmp_path: Path,

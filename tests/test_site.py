@@ -211,7 +211,10 @@ def test_status_page_follows_new_polls(site: Site, base: str,
 
 @pytest.mark.parametrize(("changes", "enabled", "state"), [
     ({}, True, "healthy"), ({"last_outcome": None}, True, "new"), ({}, False, "disabled"),
-    ({"retired": True}, True, "retired"), ({"last_outcome": "error"}, True, "failing"),
+    ({"retired": True}, True, "retired"),
+    ({"last_outcome": "error", "error_since": datetime(2026, 1, 1, tzinfo=UTC)}, True,
+     "failing"),
+    ({"last_outcome": "error"}, True, "waiting"),  # not counted: its host said wait
     ({"moved_to": "https://new.example/feed"}, True, "moved"),
 ])
 def test_source_states(changes: dict[str, object], enabled: bool, state: str) -> None:

@@ -116,7 +116,7 @@ class SourceLine:
     id: str
     title: str | None
     url: str
-    state: str  # healthy, failing, retired, moved, disabled, new
+    state: str  # healthy, failing, waiting, retired, moved, disabled, new
     last_poll: datetime | None
     outcome: str | None
     errors: int
@@ -145,7 +145,8 @@ def _state(status: SourceStatus, enabled: bool) -> str:
     if status.retired:
         return "retired"
     if status.last_outcome == "error":
-        return "failing"
+        # an error not counted against it (its host said wait, or our network was down)
+        return "failing" if status.error_since is not None else "waiting"
     if status.moved_to:
         return "moved"
     return "new" if status.last_outcome is None else "healthy"

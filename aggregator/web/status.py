@@ -27,7 +27,7 @@ HTML_TYPE = "text/html; charset=utf-8"
 RECHECK = 5.0  # seconds during which a rendered page is served without asking the database
 POLLS_SHOWN = 50
 _T = TypeVar("_T")
-STATES = ("failing", "moved", "retired", "new", "healthy", "disabled")  # most urgent first
+STATES = ("failing", "moved", "waiting", "retired", "new", "healthy", "disabled")  # urgent first
 
 
 class StatusPage:
