@@ -355,7 +355,7 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
               "NOTES")
     table = [header]
     for r in rows:
-        state = _state(r, enabled[r.id])
+        state = r.state(enabled[r.id])
         table.append((r.id, state, _when(r.last_poll_at), r.last_outcome or "-",
                       str(r.consecutive_errors), str(r.items),
                       "-" if state in ("retired", "disabled") else _when(r.next_check_at),
@@ -366,22 +366,9 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
     states = Counter(row[1] for row in table[1:])
     print(f"{len(rows)} sources: " + ", ".join(f"{states[k]} {k}" for k in
                                                ("healthy", "failing", "retired", "disabled",
-                                                "new", "waiting")) +
+                                                "new", "waiting", "moved")) +
           f"; {sum(r.items for r in rows)} items stored")
     return EXIT_OK
-
-
-def _state(r: SourceStatus, enabled: bool) -> str:
-    if not enabled:
-        return "disabled"
-    if r.retired:
-        return "retired"
-    if r.last_outcome is None:
-        return "new"
-    if r.last_outcome != "error":
-        return "healthy"
-    # an error not counted against it: its host said wait, or our network was down
-    return "failing" if r.error_since is not None else "waiting"
 
 
 def _notes(r: SourceStatus) -> list[str]:

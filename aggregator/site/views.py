@@ -129,7 +129,7 @@ class SourceLine:
 
 
 def source_line(status: SourceStatus, *, enabled: bool, title: str | None) -> SourceLine:
-    state = _state(status, enabled)
+    state = status.state(enabled)
     return SourceLine(
         id=status.id, title=title or status.feed_title, url=status.url, state=state,
         last_poll=status.last_poll_at, outcome=status.last_outcome,
@@ -137,16 +137,3 @@ def source_line(status: SourceStatus, *, enabled: bool, title: str | None) -> So
         next_check=None if state in ("retired", "disabled") else status.next_check_at,
         last_error=status.last_error, error_since=status.error_since,
         moved_to=status.moved_to, redirect_url=status.redirect_url)
-
-
-def _state(status: SourceStatus, enabled: bool) -> str:
-    if not enabled:
-        return "disabled"
-    if status.retired:
-        return "retired"
-    if status.last_outcome == "error":
-        # an error not counted against it (its host said wait, or our network was down)
-        return "failing" if status.error_since is not None else "waiting"
-    if status.moved_to:
-        return "moved"
-    return "new" if status.last_outcome is None else "healthy"

@@ -246,6 +246,20 @@ class SourceStatus:
     claimed_by: str | None = None  # the poller polling it now (host:pid:tag), if any
     claimed_until: datetime | None = None  # when that claim lapses unless renewed
 
+    def state(self, enabled: bool) -> str:
+        """disabled, retired, failing, waiting (an error not counted against it: its host
+        said wait, or our network was down), moved (polled at its permanent redirect), new
+        (never polled) or healthy: what `aggregator status` and the /status page show."""
+        if not enabled:
+            return "disabled"
+        if self.retired:
+            return "retired"
+        if self.last_outcome == "error":
+            return "failing" if self.error_since is not None else "waiting"
+        if self.moved_to:
+            return "moved"
+        return "new" if self.last_outcome is None else "healthy"
+
 
 class Store:
     """Opens the database named by a SQLAlchemy URL and creates the tables if needed."""
