@@ -90,6 +90,20 @@ def test_bodies_that_come_while_the_workers_start_are_parsed_here(
     assert parsed_here == len(FEEDS) and started == alone and stored_here == stored
 
 
+def test_a_pass_of_many_new_sources_starts_its_workers_at_once(
+        tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Claiming PARSE_POOL_EAGER never-polled sources starts the workers before the first
+    body comes, and every body waits for them: nothing is parsed in this process (which
+    then never loads the parsers), and the pass stores the same."""
+    for source, name in FEEDS.items():
+        feed_server.serve_file(f"/{source}.xml", name)
+    alone, _, stored = poll(tmp_path, feed_server, 1000, monkeypatch)
+    monkeypatch.setattr(pipeline._LazyPool, "ready", property(lambda pool: False))  # slow
+    monkeypatch.setattr(pipeline, "PARSE_POOL_EAGER", len(FEEDS))
+    eager, parsed_here, stored_eager = poll(tmp_path, feed_server, 3, monkeypatch)
+    assert parsed_here == 0 and eager == alone and stored_eager == stored
+
+
 class _Starting:
     """An executor whose first task, the readiness probe, finishes when the test says."""
 
@@ -115,6 +129,13 @@ def test_the_workers_take_bodies_once_one_has_started() -> None:
     patient_executor = _Starting()
     patient = pipeline._LazyPool(1, lambda: patient_executor)  # type: ignore[arg-type,return-value]
     assert patient.take(patient=True) is patient_executor  # the encoder's case: it waits
+    eager_executor = _Starting()
+    eager = pipeline._LazyPool(2, lambda: eager_executor)  # type: ignore[arg-type,return-value]
+    eager.expect(pipeline.PARSE_POOL_EAGER - 1)  # claimed: not enough never-polled sources
+    assert eager_executor.submitted == []
+    eager.expect(1)  # a later batch of claims (a shared pass) makes up the number
+    assert eager_executor.submitted == [pipeline._worker_ready]
+    assert eager.take() is eager_executor  # not running yet, and still the body waits
 
 
 def test_a_slow_store_holds_back_fetching(tmp_path: Path, feed_server: FeedServer,
@@ -210,9 +231,12 @@ def test_parse_workers_load_the_worker_side_and_not_the_poller_s() -> None:
     heavy = {"aggregator.pipeline.poller", "aggregator.store", "aggregator.pipeline.fetch",
              "aggregator.pipeline.cluster", "sqlalchemy", "aiohttp", "numpy"}
     assert "aggregator.pipeline.work" in loaded and not heavy & loaded, heavy & loaded
+    assert {"aggregator.pipeline.parse", "feedparser", "lxml", "nh3"} <= loaded  # preloaded
     probe = ("import sys, aggregator.pipeline as p; before = set(sys.modules); "
              "p.Poller, p.process, p.QUIET_BATCH; "
-             "print(sorted({'aggregator.pipeline.poller', 'sqlalchemy'} & before))")
+             "print(sorted({'aggregator.pipeline.poller', 'sqlalchemy'} & before)); "
+             "print(sorted({'feedparser', 'lxml', 'nh3'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True).stdout
-    assert out.strip() == "[]"
+    # the poller is loaded lazily, and loading it loads no parser (its workers parse)
+    assert out.split("\n")[:2] == ["[]", "[]"]

@@ -32,6 +32,7 @@ from aggregator.pipeline.schedule import NO_HINTS, Hints, next_check
 from aggregator.pipeline.stories import Stories
 from aggregator.pipeline.tag import TopicMatcher
 from aggregator.pipeline.work import (
+    PARSERS,
     Processed,
     _init_worker,
     _process_in_worker,
@@ -50,6 +51,7 @@ log = logging.getLogger("aggregator.poll")
 # up the store thread (bench/poll_vs_reader.py, 500 feeds: 9.5 s with workers from the 8th
 # body, 10.9 s from the 32nd). $AGGREGATOR_PARSE_POOL_AFTER overrides it.
 PARSE_POOL_AFTER = 8
+PARSE_POOL_EAGER = 32  # ... or at once when it claims this many never-polled sources
 QUIET_BATCH = 50  # 304s (and identical bodies) written together while a pass fetches
 GROUP_MAX = 32  # parsed feeds stored in one transaction at most
 Clock = Callable[[], datetime]
@@ -144,7 +146,9 @@ class Poller:
                             on_outcome(outcome)
                         return outcome
 
-                    await self._drive(loop, claims, each, results)
+                    await self._drive(loop, claims, each, results,
+                                      None if pool is None else lambda states: pool.expect(
+                                          sum(st.body_hash is None for st in states)))
                 await quiet.finish()
                 outcomes = await self._judge_unreachable(loop, worker, results, on_outcome)
         finally:
@@ -165,7 +169,8 @@ class Poller:
 
     async def _drive(self, loop: asyncio.AbstractEventLoop, claims: _Claims,
                      each: Callable[[SourceState], Awaitable[PollOutcome | _Unreachable]],
-                     results: list[PollOutcome | _Unreachable]) -> None:
+                     results: list[PollOutcome | _Unreachable],
+                     claimed: Callable[[list[SourceState]], None] | None = None) -> None:
         """Claim sources and poll them until nothing is left to claim. Fetching runs ahead
         of parsing and storing, as far as `ahead` lets it: every request in flight, and as
         many bodies fetched as may be parsing or waiting for the store; a shared pass claims
@@ -189,7 +194,10 @@ class Poller:
 
         while claims.open:
             more.clear()
-            for state in await loop.run_in_executor(None, claims.next, self.clock()):
+            states = await loop.run_in_executor(None, claims.next, self.clock())
+            if claimed is not None:
+                claimed(states)
+            for state in states:
                 in_flight += 1
                 tasks.append(asyncio.create_task(one(state)))
             if claims.open and in_flight > low_water:
@@ -386,22 +394,39 @@ class _LazyPool:
     """The parse workers of a pass, started at its `after`-th new body (the bodies before it
     are parsed in the store thread, and so are those that come while the workers start,
     unless the caller is patient: 0.4 s in which the store thread would otherwise wait for
-    them); shut down with the pass."""
+    them); shut down with the pass.
+
+    A pass that claims PARSE_POOL_EAGER sources (and `after`) that never brought a body, each
+    of which will bring one (a first poll, a big addition to feeds.yaml), starts them at
+    once instead (`expect`), and its bodies wait for them: this process then never loads
+    the parsers (feedparser, lxml, nh3: 8 MiB of a first poll's peak), and the store thread
+    stores while the workers parse from the start."""
 
     def __init__(self, after: int, start: Callable[[], ProcessPoolExecutor]) -> None:
         self._after, self._start = after, start
         self._bodies = 0
+        self._expected = 0  # claimed sources that never brought a body
+        self._eager = False
         self._pool: ProcessPoolExecutor | None = None
         self._ready: Future[None] | None = None  # done once a worker has started
+
+    def expect(self, new_sources: int) -> None:
+        self._expected += new_sources
+        if self._pool is None and self._expected >= max(self._after, PARSE_POOL_EAGER):
+            self._begin()
+            self._eager = True
 
     def take(self, *, patient: bool = False) -> Executor | None:
         """Where the next new body is parsed: the workers, or None (the store thread).
         `patient`: the workers once started, even before one runs."""
         self._bodies += 1
         if self._pool is None and self._bodies >= self._after:
-            self._pool = self._start()
-            self._ready = self._pool.submit(_worker_ready)
-        return self._pool if patient or self.ready else None
+            self._begin()
+        return self._pool if patient or self._eager or self.ready else None
+
+    def _begin(self) -> None:
+        self._pool = self._start()
+        self._ready = self._pool.submit(_worker_ready)
 
     @property
     def ready(self) -> bool:
@@ -522,7 +547,8 @@ def _forkserver() -> multiprocessing.context.BaseContext:
     idle machine, and 0.6 s in a first poll, whose store thread parses the bodies that come
     meanwhile."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["aggregator.pipeline.work"])  # until the server starts
+    # until the server starts; the parsers, which pipeline.work imports when it first parses
+    context.set_forkserver_preload(["aggregator.pipeline.work", *PARSERS])
     return context
 
 

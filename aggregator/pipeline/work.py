@@ -15,11 +15,13 @@ from aggregator.config import Config, SourceConfig
 from aggregator.errors import SourceError
 from aggregator.models import Entry, FetchResult, ParsedFeed
 from aggregator.pipeline.dedupe import assign_identities
-from aggregator.pipeline.normalize import normalize
-from aggregator.pipeline.parse import parse
 from aggregator.pipeline.tag import TopicMatcher, tag
 
 Processed = tuple[ParsedFeed, tuple[Entry, ...]]
+# Imported at the first parse, not with this module: the poll's own process imports this
+# module and, in a pass whose workers parse everything, never parses (8 MiB of feedparser,
+# lxml and nh3 not loaded); the workers' server preloads them.
+PARSERS = ("aggregator.pipeline.parse", "aggregator.pipeline.normalize")
 
 
 def process(fetched: FetchResult, source: SourceConfig, matcher: TopicMatcher,
@@ -27,6 +29,9 @@ def process(fetched: FetchResult, source: SourceConfig, matcher: TopicMatcher,
                                                                        tuple[Entry, ...]]:
     """The pure middle of the pipeline: bytes in, identified and tagged entries out.
     `languages`: the configured ones, which language detection chooses among."""
+    from aggregator.pipeline.normalize import normalize
+    from aggregator.pipeline.parse import parse
+
     assert fetched.body is not None
     feed = parse(fetched.body, url=fetched.final_url, content_type=fetched.content_type)
     if not feed.entries:
