@@ -92,6 +92,7 @@ def test_retry_after_is_read(feed_server: FeedServer) -> None:
     with pytest.raises(FetchError) as info:
         fetch(SourceState("s", feed_server.url("/f")))
     assert info.value.retry_after == 120
+    assert str(info.value) == "HTTP 503 Service Unavailable (Retry-After: 120s)"
 
 
 def test_a_host_that_answers_429_is_left_alone_for_its_retry_after(

@@ -86,7 +86,8 @@ def test_repeated_fields_are_joined() -> None:
 
 def test_a_status_line_without_a_reason_gets_the_standard_one() -> None:
     server = RawServer(b"HTTP/1.1 503 \r\nContent-Length: 0\r\nRetry-After: 60\r\n\r\n")
-    with pytest.raises(FetchError, match=r"^HTTP 503 Service Unavailable$") as info:
+    with pytest.raises(FetchError,
+                       match=r"^HTTP 503 Service Unavailable \(Retry-After: 60s\)$") as info:
         fetch_once(server)
     assert info.value.status == 503 and info.value.retry_after == 60
 

@@ -235,9 +235,11 @@ def _result(state: SourceState, url: str, response: aiohttp.ClientResponse, body
             moved: bool) -> FetchResult:
     status, headers = response.status, response.headers
     if status not in (200, 304):
-        raise FetchError(f"HTTP {status} {response.reason or _phrase(status)}".rstrip(),
-                         status=status,
-                         retry_after=retry_after_seconds(_header(headers, "retry-after")))
+        retry_after = retry_after_seconds(_header(headers, "retry-after"))
+        message = f"HTTP {status} {response.reason or _phrase(status)}".rstrip()
+        if retry_after is not None:  # why the next check is that far off, for `status`
+            message += f" (Retry-After: {retry_after:.0f}s)"
+        raise FetchError(message, status=status, retry_after=retry_after)
     return FetchResult(
         source_id=state.source_id, url=state.url, final_url=url, status=status, body=body,
         etag=_header(headers, "etag"), last_modified=_header(headers, "last-modified"),
