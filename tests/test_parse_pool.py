@@ -13,7 +13,7 @@ import pytest
 from feedserver import FeedServer
 
 from aggregator.config import load_config
-from aggregator.models import PollOutcome
+from aggregator.models import PollOutcome, SourceState
 from aggregator.pipeline import Poller
 from aggregator.pipeline import poller as pipeline
 from aggregator.pipeline.stories import Stories
@@ -131,9 +131,11 @@ def test_the_workers_take_bodies_once_one_has_started() -> None:
     assert patient.take(patient=True) is patient_executor  # the encoder's case: it waits
     eager_executor = _Starting()
     eager = pipeline._LazyPool(2, lambda: eager_executor)  # type: ignore[arg-type,return-value]
-    eager.expect(pipeline.PARSE_POOL_EAGER - 1)  # claimed: not enough never-polled sources
+    polled = SourceState("old", "http://x.example/old", body_hash="h")
+    eager.expect([SourceState("new", "http://x.example/new")] * (pipeline.PARSE_POOL_EAGER - 1)
+                 + [polled])  # claimed: not enough never-polled sources
     assert eager_executor.submitted == []
-    eager.expect(1)  # a later batch of claims (a shared pass) makes up the number
+    eager.expect([SourceState("new", "http://x.example/new")])  # a later batch of claims
     assert eager_executor.submitted == [pipeline._worker_ready]
     assert eager.take() is eager_executor  # not running yet, and still the body waits
 

@@ -116,6 +116,8 @@ class Poller:
         # Parsed feeds in flight (parsing or waiting for the store): bounded, and enough of
         # them for the store thread to find several waiting when it is the bottleneck.
         self._stage = asyncio.Semaphore(_staged(self.parse_workers))
+        # read while the pass sets up, not before its first claim
+        rate_limited = loop.run_in_executor(None, self.store.rate_limited, self.clock())
         heartbeat = asyncio.create_task(self._heartbeat(loop))
         try:
             with self.store.checkpointing(), self._parse_pool() as pool, \
@@ -124,7 +126,7 @@ class Poller:
                 line = _StoreLine(loop, worker, self._finish)
                 quiet = _QuietLine(loop, worker, self.store.save_unchanged)
                 async with self._fetcher_factory() as fetcher:
-                    await self._hold_rate_limited(loop, fetcher)
+                    self._hold_rate_limited(fetcher, await rate_limited)
 
                     async def each(state: SourceState) -> PollOutcome | _Unreachable:
                         started = time.monotonic()
@@ -147,8 +149,7 @@ class Poller:
                         return outcome
 
                     await self._drive(loop, claims, each, results,
-                                      None if pool is None else lambda states: pool.expect(
-                                          sum(st.body_hash is None for st in states)))
+                                      None if pool is None else pool.expect)
                 await quiet.finish()
                 outcomes = await self._judge_unreachable(loop, worker, results, on_outcome)
         finally:
@@ -157,13 +158,13 @@ class Poller:
             await loop.run_in_executor(None, self.store.release_claims, self.owner)
         return [outcomes[i] for i in source_ids if i in outcomes]
 
-    async def _hold_rate_limited(self, loop: asyncio.AbstractEventLoop,
-                                 fetcher: Fetcher) -> None:
+    def _hold_rate_limited(self, fetcher: Fetcher,
+                           held: Sequence[tuple[str, datetime, datetime]]) -> None:
         """Hosts that answered 429 in an earlier pass are left alone until the source that
         was told so is due again: another of their sources, due sooner, would otherwise
         ask again at every pass (every cron run, every tick of `run`)."""
         now = self.clock()
-        for url, asked, due in await loop.run_in_executor(None, self.store.rate_limited, now):
+        for url, asked, due in held:  # Store.rate_limited
             fetcher.hold(url, 429, ago=(now - asked).total_seconds(),
                          seconds=(due - now).total_seconds())
 
@@ -410,8 +411,9 @@ class _LazyPool:
         self._pool: ProcessPoolExecutor | None = None
         self._ready: Future[None] | None = None  # done once a worker has started
 
-    def expect(self, new_sources: int) -> None:
-        self._expected += new_sources
+    def expect(self, claimed: Sequence[SourceState]) -> None:
+        """Sources the pass claimed: those that never brought a body will bring one."""
+        self._expected += sum(state.body_hash is None for state in claimed)
         if self._pool is None and self._expected >= max(self._after, PARSE_POOL_EAGER):
             self._begin()
             self._eager = True

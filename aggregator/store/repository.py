@@ -417,8 +417,7 @@ class Store:
         with Session(self.engine) as s:
             c = SOURCES.c
             rows = s.execute(select(c.url, c.fetch_url, c.last_poll_at, c.next_check_at).where(
-                c.last_status == 429, c.last_outcome == "error", c.retired.is_(False),
-                c.next_check_at > now, c.last_poll_at.is_not(None)))
+                c.last_status == 429, c.retired.is_(False), c.next_check_at > now))
             return [(r.fetch_url or r.url, r.last_poll_at, r.next_check_at) for r in rows]
 
     # -- claims: which poller polls which source ----------------------------------------------
