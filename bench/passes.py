@@ -2,6 +2,7 @@
 
     python bench/passes.py ours   first|second WORKDIR
     python bench/passes.py reader first|second WORKDIR
+    python bench/passes.py floor  first|second WORKDIR
 
 WORKDIR holds feeds.yaml (ours) or urls.txt (reader); the database is kept there between
 the two passes. The libraries are imported before the clock starts, the same for both
@@ -10,6 +11,11 @@ what the user's command does after that, publishing's imports included. Prints o
 wall and CPU seconds of the pass (ours: of its own process; poll_vs_reader.py adds the
 processes it starts), the peak RSS of this process when the pass ends (getrusage
 ru_maxrss, imports included), and what the pass stored (read afterwards).
+
+`floor` is no feed reader: the least any client does against this server, the same
+requests as the tools (20 in flight, gzip, the validators of the first pass on the second)
+with nothing parsed or stored. Its second pass is the fastest that a quiet poll can be here:
+with 20 ms per response, 500 requests, 20 at a time, cannot take less than 0.50 s.
 """
 
 from __future__ import annotations
@@ -97,6 +103,51 @@ def reader(which: str, work: Path) -> dict[str, Any]:
                 "first_errors": first_errors}
 
 
+def floor(which: str, work: Path) -> dict[str, Any]:
+    """A bare aiohttp client: every URL of urls.txt, WORKERS at a time, bodies read and
+    dropped; the second pass sends the first pass's ETag and Last-Modified."""
+    import asyncio
+
+    import aiohttp
+
+    urls = (work / "urls.txt").read_text(encoding="utf-8").split()
+    kept = work / "validators.json"
+    validators: dict[str, dict[str, str]] = \
+        json.loads(kept.read_text(encoding="utf-8")) if which == "second" else {}
+    statuses: dict[int, int] = {}
+
+    async def sweep() -> None:
+        limit = asyncio.Semaphore(WORKERS)
+        connector = aiohttp.TCPConnector(limit=WORKERS)
+        async with aiohttp.ClientSession(connector=connector) as session:
+
+            async def one(url: str) -> None:
+                headers = {"Accept-Encoding": "gzip"}
+                old = validators.get(url, {})
+                if "etag" in old:
+                    headers["If-None-Match"] = old["etag"]
+                if "modified" in old:
+                    headers["If-Modified-Since"] = old["modified"]
+                async with limit, session.get(url, headers=headers) as response:
+                    await response.read()
+                    statuses[response.status] = statuses.get(response.status, 0) + 1
+                    found = {"etag": response.headers.get("ETag"),
+                             "modified": response.headers.get("Last-Modified")}
+                    validators[url] = {k: v for k, v in found.items() if v}
+
+            await asyncio.gather(*(one(url) for url in urls))
+
+    started, cpu = time.perf_counter(), _cpu_seconds()
+    asyncio.run(sweep())
+    seconds, cpu, peak = time.perf_counter() - started, _cpu_seconds() - cpu, _peak_rss_mib()
+    if which == "first":
+        kept.write_text(json.dumps(validators), encoding="utf-8")
+    errors = len(urls) - statuses.get(200 if which == "first" else 304, 0)
+    return {"seconds": seconds, "cpu_seconds": cpu, "peak_rss_mib": peak,
+            "import_seconds": 0.0, "errors": errors,
+            "statuses": {str(k): v for k, v in statuses.items()}}
+
+
 def _cpu_seconds(own: bool = False) -> float:
     """User + system CPU time of this process (all its threads) and of its finished child
     processes so far; `own`: of this process only (poll_vs_reader.py reads the time of the
@@ -117,9 +168,9 @@ def _peak_rss_mib() -> float:
 
 def main() -> None:
     tool, which, work = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-    if which not in ("first", "second") or tool not in ("ours", "reader"):
+    if which not in ("first", "second") or tool not in ("ours", "reader", "floor"):
         sys.exit(__doc__)
-    result = (ours if tool == "ours" else reader)(which, work)
+    result = {"ours": ours, "reader": reader, "floor": floor}[tool](which, work)
     if tool == "ours":  # which copy of the code ran: poll_vs_reader.py puts a snapshot first
         result["aggregator_path"] = str(Path(sys.modules["aggregator"].__file__ or "").parent)
     result.update(tool=tool, which=which)

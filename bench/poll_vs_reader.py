@@ -4,7 +4,9 @@
 
     corpus.generate ─► temp folder ─► feedserver.py (own process, 20 ms per response)
         ─► per repeat, per tool, each pass in a fresh process (passes.py):
-           first poll into an empty database, then a second one with nothing changed
+           first poll into an empty database, then a second one with nothing changed;
+           then the same requests from a bare client that parses and stores nothing (the
+           floor: how fast any poll could be against this server)
         ─► medians, ratios, targets: a table on stdout, JSON in bench/out/
 
 Needs the bench extra (`pip install -e '.[bench]'`); installs nothing itself. Exit status:
@@ -69,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             urls = [f"http://127.0.0.1:{port}{feed.path}" for feed in feeds]
             for repeat in range(args.repeats):
                 # Alternate which tool goes first, so neither always gets the warmer caches.
-                for tool in ("ours", "reader") if repeat % 2 == 0 else ("reader", "ours"):
+                for tool in ("ours", "reader", "floor") if repeat % 2 == 0 \
+                        else ("reader", "ours", "floor"):
                     work = tmp / f"run{repeat}-{tool}"
                     _prepare(tool, work, urls)
                     for which in ("first", "second"):
@@ -147,7 +150,7 @@ def _server(folder: Path, latency_ms: float) -> Iterator[tuple[int, Any]]:
 
 def _prepare(tool: str, work: Path, urls: list[str]) -> None:
     work.mkdir(parents=True)
-    if tool == "reader":
+    if tool in ("reader", "floor"):
         (work / "urls.txt").write_text("\n".join(urls) + "\n", encoding="utf-8")
         return
     sources = "".join(f"  - id: {u.rsplit('/', 1)[1].split('.')[0]}\n    url: {u}\n"
@@ -281,6 +284,8 @@ def _report(args: argparse.Namespace, summary: dict[str, Any],
     med.update({f"ours_{which}_workers_cpu_seconds": _median(runs, "ours", which,
                                                              "workers_cpu_seconds")
                 for which in ("first", "second")})
+    med.update({f"floor_{which}_seconds": _median(runs, "floor", which, "seconds")
+                for which in ("first", "second")})
     ours_peak = max(r["peak_rss_mib"] for r in runs if r["tool"] == "ours")
     first = med["reader_first_seconds"] / med["ours_first_seconds"]
     second = med["reader_second_seconds"] / med["ours_second_seconds"]
@@ -310,6 +315,10 @@ def _report(args: argparse.Namespace, summary: dict[str, Any],
         "corpus": summary,
         "medians": {k: round(v, 4) for k, v in med.items()},
         "ratios_reader_over_ours": {"first": round(first, 3), "second": round(second, 3)},
+        # The best reader / ours any client could reach here: reader against the floor.
+        "ratios_reader_over_floor": {
+            which: round(med[f"reader_{which}_seconds"] / med[f"floor_{which}_seconds"], 3)
+            for which in ("first", "second")},
         "ours_peak_rss_mib": round(ours_peak, 1),
         "targets": targets,
         "checks": _checks(runs, summary),
@@ -326,8 +335,9 @@ def _checks(runs: list[dict[str, Any]], summary: dict[str, Any]) -> list[dict[st
         server = r["server"]
         want = {"errors": (r["errors"], 0)}
         if r["which"] == "first":
-            want |= {"200 responses": (server.get("200", 0), n),
-                     "items stored": (r["items"], items)}
+            want["200 responses"] = (server.get("200", 0), n)
+            if r["tool"] != "floor":  # which stores nothing
+                want["items stored"] = (r["items"], items)
         else:
             want |= {"304 responses": (server.get("304", 0), n),
                      "200 responses": (server.get("200", 0), 0)}
@@ -388,6 +398,8 @@ def _table(report: dict[str, Any]) -> str:
         ("  CPU s (user+sys)", f"{m['ours_second_cpu_seconds']:.2f}",
          f"{m['reader_second_cpu_seconds']:.2f}",
          f"{m['reader_second_cpu_seconds'] / m['ours_second_cpu_seconds']:.2f}x", "", ""),
+        ("  floor: bare client, same requests", f"{m['floor_second_seconds']:.2f}", "",
+         f"{report['ratios_reader_over_floor']['second']:.2f}x", "at most reachable", ""),
         ("peak RSS MiB, 1st/2nd", f"{m['ours_first_peak_rss_mib']:.0f}/"
          f"{m['ours_second_peak_rss_mib']:.0f}", f"{m['reader_first_peak_rss_mib']:.0f}/"
          f"{m['reader_second_peak_rss_mib']:.0f}", "", "< 150 MiB (ours, max "
