@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import gzip
 import socket
 import ssl
 import zlib
+from types import SimpleNamespace
 
 import aiohttp
 import pytest
@@ -16,7 +18,7 @@ from feedserver import FeedServer, Route
 from aggregator import USER_AGENT
 from aggregator.errors import FetchError
 from aggregator.models import FetchResult, SourceState
-from aggregator.pipeline.fetch import Fetcher
+from aggregator.pipeline.fetch import Fetcher, _client_message
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 
@@ -132,9 +134,29 @@ def test_connection_refused() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with pytest.raises(FetchError, match="cannot connect") as info:
+    with pytest.raises(FetchError) as info:
         fetch(SourceState("s", f"http://127.0.0.1:{port}/feed"))
+    # the reason an operator looks up, not aiohttp's "ssl:default [Connect call failed ...]"
+    assert str(info.value) == f"cannot connect to 127.0.0.1:{port}: connection refused"
     assert info.value.connection
+
+
+@pytest.mark.parametrize(("error", "said"), [
+    (aiohttp.ClientConnectorDNSError(
+        SimpleNamespace(host="news.example", port=443, ssl=True),
+        socket.gaierror(socket.EAI_NONAME, "Name or service not known")),
+     "cannot connect to news.example:443: host name not found (Name or service not known)"),
+    (aiohttp.ClientConnectorError(SimpleNamespace(host="10.1.2.3", port=80, ssl=True),
+                                  OSError(errno.EHOSTUNREACH, "Connect call failed")),
+     "cannot connect to 10.1.2.3:80: no route to host"),
+    (aiohttp.ClientConnectorError(SimpleNamespace(host="10.1.2.3", port=80, ssl=True),
+                                  OSError("something odd")),
+     "cannot connect to 10.1.2.3:80: something odd"),
+])
+def test_a_connection_failure_says_why(error: aiohttp.ClientConnectorError, said: str) -> None:
+    """Name resolution and routing fail without a loopback server to show them: aiohttp's
+    errors are made here, as its connector raises them."""
+    assert _client_message(error) == said
 
 
 def test_slow_response_times_out(feed_server: FeedServer) -> None:

@@ -128,7 +128,9 @@ def test_an_untrusted_certificate_is_refused(tmp_path: Path) -> None:
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(pem)
     server = RawServer(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", tls=tls)
-    with pytest.raises(FetchError, match="cannot connect: .*certificate verify failed") as info:
+    with pytest.raises(FetchError, match=r"cannot connect to 127\.0\.0\.1:\d+: TLS certificate "
+                       r"not accepted: certificate verify failed: self-signed certificate$") \
+            as info:
         fetch_once(server)
     assert info.value.connection and server.requests == 0
 

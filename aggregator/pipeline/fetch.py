@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
+import os
+import socket
 import time
 import urllib.request
 import zlib
@@ -274,7 +276,27 @@ def _client_message(exc: aiohttp.ClientError) -> str:
     kind = type(exc).__name__
     text = str(exc) or kind
     if isinstance(exc, aiohttp.ClientConnectorError):  # refused, DNS, TLS handshake
-        return f"cannot connect: {text}"
+        return f"cannot connect to {exc.host}:{exc.port}: {_connect_failure(exc)}"
     if isinstance(exc, aiohttp.ServerTimeoutError):  # the connect timeout
         return f"timed out ({kind})"
     return f"{kind}: {text}"
+
+
+def _connect_failure(exc: aiohttp.ClientConnectorError) -> str:
+    """Why a connection failed, in the words an operator looks up: "connection refused",
+    "host name not found (...)", "TLS certificate not accepted: ...". aiohttp's own text
+    ("Cannot connect to host h:80 ssl:default [Connect call failed ('10.0.0.1', 80)]")
+    names its TLS setting for plain HTTP too, and no reason for a refusal."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        error = exc.certificate_error
+        reason = getattr(error, "verify_message", None) or getattr(error, "reason", None)
+        return "TLS certificate not accepted: certificate verify failed" + (
+            f": {reason}" if reason and reason != "CERTIFICATE_VERIFY_FAILED" else "")
+    error = exc.os_error
+    if isinstance(exc, aiohttp.ClientConnectorSSLError):
+        return f"TLS handshake failed: {getattr(error, 'reason', None) or error}"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError) or isinstance(error, socket.gaierror):
+        return f"host name not found ({error.strerror or error})"
+    if error.errno is not None:
+        return os.strerror(error.errno).lower()
+    return error.strerror or str(error) or type(error).__name__
