@@ -141,6 +141,30 @@ def test_connection_refused() -> None:
     assert info.value.connection
 
 
+def test_a_host_that_never_answers_times_out_connecting() -> None:
+    """A listening socket whose backlog is full drops the next SYN: the connection never
+    opens, as with a host that has gone quiet."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        port = server.getsockname()[1]
+        fillers = []
+        for _ in range(3):
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+            fillers.append(filler)
+        try:
+            with pytest.raises(FetchError) as info:
+                fetch(SourceState("s", f"http://127.0.0.1:{port}/feed"), timeout=5.0,
+                      connect_timeout=0.3)
+        finally:
+            for filler in fillers:
+                filler.close()
+    assert str(info.value) == "timed out connecting: no connection after 0.3s"
+    assert info.value.connection
+
+
 @pytest.mark.parametrize(("error", "said"), [
     (aiohttp.ClientConnectorDNSError(
         SimpleNamespace(host="news.example", port=443, ssl=True),
@@ -152,11 +176,13 @@ def test_connection_refused() -> None:
     (aiohttp.ClientConnectorError(SimpleNamespace(host="10.1.2.3", port=80, ssl=True),
                                   OSError("something odd")),
      "cannot connect to 10.1.2.3:80: something odd"),
+    (aiohttp.ConnectionTimeoutError("Connection timeout to host http://10.1.2.3/feed"),
+     "timed out connecting: no connection after 10s"),
 ])
-def test_a_connection_failure_says_why(error: aiohttp.ClientConnectorError, said: str) -> None:
-    """Name resolution and routing fail without a loopback server to show them: aiohttp's
-    errors are made here, as its connector raises them."""
-    assert _client_message(error) == said
+def test_a_connection_failure_says_why(error: aiohttp.ClientError, said: str) -> None:
+    """Name resolution, routing and a host that never answers fail without a loopback server
+    to show them: aiohttp's errors are made here, as its connector raises them."""
+    assert _client_message(error, connect_timeout=10.0) == said
 
 
 def test_slow_response_times_out(feed_server: FeedServer) -> None:

@@ -51,10 +51,13 @@ class Fetcher:
 
     def __init__(self, *, timeout: float = 30.0, max_body: int = 10 * 1024 * 1024,
                  max_concurrency: int = 20, per_host: int = 2,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 connect_timeout: float | None = None) -> None:
         self.timeout = timeout  # whole-request deadline, seconds
         self.max_body = max_body  # byte cap on the wire and after decompression
         self.max_concurrency = max_concurrency  # requests in flight, and pooled connections
+        # seconds for a connection to open (within the whole deadline)
+        self.connect_timeout = min(timeout, 10.0) if connect_timeout is None else connect_timeout
         self._all = asyncio.Semaphore(max_concurrency)
         self._per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(per_host))
@@ -81,7 +84,7 @@ class Fetcher:
         self._session = aiohttp.ClientSession(
             connector=connector, headers=REQUEST_HEADERS, auto_decompress=False,
             cookie_jar=aiohttp.DummyCookieJar(),  # one source's cookies never reach another
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=min(self.timeout, 10.0)))
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -114,7 +117,8 @@ class Fetcher:
                 raise
             # Before TimeoutError: aiohttp's own timeouts are TimeoutErrors too.
             except aiohttp.ClientError as exc:
-                raise FetchError(_client_message(exc), source_id=state.source_id,
+                raise FetchError(_client_message(exc, self.connect_timeout),
+                                 source_id=state.source_id,
                                  url=state.url, connection=True) from None
             except TimeoutError:
                 raise FetchError(f"timed out after {self.timeout:g}s", source_id=state.source_id,
@@ -272,12 +276,14 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds()) if when.tzinfo else None
 
 
-def _client_message(exc: aiohttp.ClientError) -> str:
+def _client_message(exc: aiohttp.ClientError, connect_timeout: float) -> str:
     kind = type(exc).__name__
     text = str(exc) or kind
     if isinstance(exc, aiohttp.ClientConnectorError):  # refused, DNS, TLS handshake
         return f"cannot connect to {exc.host}:{exc.port}: {_connect_failure(exc)}"
-    if isinstance(exc, aiohttp.ServerTimeoutError):  # the connect timeout
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):  # the host never answered
+        return f"timed out connecting: no connection after {connect_timeout:g}s"
+    if isinstance(exc, aiohttp.ServerTimeoutError):
         return f"timed out ({kind})"
     return f"{kind}: {text}"
 
