@@ -97,7 +97,26 @@ def test_a_body_cut_short_is_a_connection_error() -> None:
     with pytest.raises(FetchError) as info:
         fetch_once(server)
     assert info.value.connection and info.value.source_id == "s"
-    assert "payload is not completed" in str(info.value)
+    assert str(info.value) == "the answer was cut off (received 7 of 100 bytes)"
+
+
+@pytest.mark.parametrize(("answer", "said", "connection"), [
+    (b"", "the server closed the connection without answering", True),
+    (b"hello there\r\n\r\n", "not a valid HTTP answer: bad status line", False),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\nx",
+     "not a valid HTTP answer: invalid character in Content-Length", False),
+    (b"HTTP/1.1 200 OK\r\nX-Padding: " + b"a" * 20_000 + b"\r\n\r\nx",
+     "not a valid HTTP answer: got more than 8190 bytes when reading", False),
+])
+def test_a_broken_answer_is_named_on_one_line(answer: bytes, said: str,
+                                               connection: bool) -> None:
+    """What `poll` prints and `status` keeps: one line an operator can read, not aiohttp's
+    several lines quoting the bytes. A server that answered, however badly, was reached:
+    only a silent one may count towards "our network is down"."""
+    with pytest.raises(FetchError) as info:
+        fetch_once(RawServer(answer, close=True))
+    assert str(info.value) == said
+    assert info.value.connection is connection
 
 
 # A self-signed certificate for 127.0.0.1 (openssl req -x509 -newkey ec -days 36500): no

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import math
 import os
+import re
 import socket
 import time
 import urllib.request
@@ -117,9 +118,12 @@ class Fetcher:
                 raise
             # Before TimeoutError: aiohttp's own timeouts are TimeoutErrors too.
             except aiohttp.ClientError as exc:
+                # An answer that aiohttp's parser refused came from a server we reached: the
+                # source's fault, not a sign that our network is down.
                 raise FetchError(_client_message(exc, self.connect_timeout),
-                                 source_id=state.source_id,
-                                 url=state.url, connection=True) from None
+                                 source_id=state.source_id, url=state.url,
+                                 connection=not isinstance(exc, aiohttp.ClientResponseError),
+                                 ) from None
             except TimeoutError:
                 raise FetchError(f"timed out after {self.timeout:g}s", source_id=state.source_id,
                                  url=state.url, connection=True) from None
@@ -285,7 +289,23 @@ def _client_message(exc: aiohttp.ClientError, connect_timeout: float) -> str:
         return f"timed out connecting: no connection after {connect_timeout:g}s"
     if isinstance(exc, aiohttp.ServerTimeoutError):
         return f"timed out ({kind})"
-    return f"{kind}: {text}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection without answering"
+    if isinstance(exc, aiohttp.ClientPayloadError):  # the body stopped short, or its chunks
+        got = re.search(r"received \d+ of \d+ bytes", text)
+        return "the answer was cut off" + (f" ({got.group()})" if got else f": {_line(text)}")
+    if isinstance(exc, aiohttp.ClientResponseError):  # aiohttp's parser refused the answer
+        # "Bad status line:\n  Expected HTTP/ ...", "Got more than 8190 bytes when reading:
+        # b'aaaa...'": the first line says what; the rest quotes bytes over several lines
+        what = (exc.message or kind).split("\n", 1)[0].split(": b'", 1)[0].rstrip(" :.")
+        return f"not a valid HTTP answer: {_line(what[:1].lower() + what[1:])}"
+    return f"{kind}: {_line(text)}"
+
+
+def _line(text: str, limit: int = 200) -> str:
+    """One line of at most `limit` characters: `poll` prints it, `status` keeps it."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _connect_failure(exc: aiohttp.ClientConnectorError) -> str:
