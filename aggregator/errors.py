@@ -16,6 +16,8 @@ that source and goes on with the others.
 
 from __future__ import annotations
 
+import re
+
 
 class AggregatorError(Exception):
     """Base of every error this project raises on purpose."""
@@ -63,6 +65,21 @@ class FetchError(SourceError):
         self.retry_after = retry_after  # seconds the server asked us to wait
         # Not requested at all: its host had told this pass to wait (Fetcher.fetch)
         self.deferred = deferred
+
+
+_RETRY_AFTER_NOTE = re.compile(r" \(Retry-After: (\d+)s\)$")
+
+
+def note_retry_after(message: str, seconds: float) -> str:
+    """An HTTP error's message with the wait its Retry-After asked for: `poll` prints it,
+    `status` keeps it, and a later pass reads it back (`noted_retry_after`)."""
+    return f"{message} (Retry-After: {seconds:.0f}s)"
+
+
+def noted_retry_after(message: str | None) -> int | None:
+    """The seconds `note_retry_after` wrote into a stored error message, or None."""
+    found = _RETRY_AFTER_NOTE.search(message or "")
+    return int(found.group(1)) if found else None
 
 
 class ParseError(SourceError):

@@ -372,6 +372,37 @@ def test_a_host_that_said_wait_is_left_alone_by_the_next_passes(
     assert outcomes["a"].outcome == outcomes["b"].outcome == "new"
 
 
+@pytest.mark.parametrize(("status", "retry_after", "held"), [
+    (429, "120", False),  # asked for 2 minutes: not the source's 30-minute interval
+    (503, "3600", True),  # a site down for maintenance, back in an hour
+    (503, None, False),  # that feed's trouble: nothing said about the host
+])
+def test_the_next_pass_holds_a_host_as_long_as_it_said(  # type: ignore[no-untyped-def]
+        make, feed_server: FeedServer, status: int, retry_after: str | None,
+        held: bool) -> None:
+    """Ten minutes after a host answered one source, another source of that host falls due:
+    it is left alone only while the host's own Retry-After runs."""
+    headers = {"Retry-After": retry_after} if retry_after else {}
+    feed_server.route("/a", Route(status=status, headers=headers))
+    feed_server.route("/b", FEED)
+    h = make({"a": feed_server.url("/a"), "b": feed_server.url("/b")})
+
+    def poll(ids: list[str]) -> dict[str, PollOutcome]:
+        poller = Poller(h.config, h.store, clock=h.clock, random=lambda: 0.0)
+        return {o.source_id: o for o in poller.run(ids)}
+
+    assert poll(["a"])["a"].status == status
+    assert h.wait("a") >= timedelta(minutes=30)  # its next check: the interval at least
+    h.clock.now += timedelta(minutes=10)
+    b = poll(["b"])["b"]
+    if held:
+        assert feed_server.hits("/b") == 0 and not b.counted
+        assert b.error == (f"not requested: 127.0.0.1 answered HTTP {status} to another of "
+                           "its sources 600s ago; left alone for 3000s more")
+    else:
+        assert feed_server.hits("/b") == 1 and b.outcome == "new"
+
+
 def test_poll_and_status_say_which_sources_a_host_held_back(
         feed_server: FeedServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for sid in ("a", "b", "c"):

@@ -27,7 +27,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 
 from aggregator import USER_AGENT
-from aggregator.errors import FetchError
+from aggregator.errors import FetchError, note_retry_after
 from aggregator.models import FetchResult, SourceState
 
 if TYPE_CHECKING:
@@ -248,7 +248,7 @@ def _result(state: SourceState, url: str, response: aiohttp.ClientResponse, body
         retry_after = retry_after_seconds(_header(headers, "retry-after"))
         message = f"HTTP {status} {response.reason or _phrase(status)}".rstrip()
         if retry_after is not None:  # why the next check is that far off, for `status`
-            message += f" (Retry-After: {retry_after:.0f}s)"
+            message = note_retry_after(message, retry_after)
         raise FetchError(message, status=status, retry_after=retry_after)
     return FetchResult(
         source_id=state.source_id, url=state.url, final_url=url, status=status, body=body,

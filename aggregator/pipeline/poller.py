@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from aggregator.config import Config, SourceConfig
-from aggregator.errors import FetchError, SourceError
+from aggregator.errors import FetchError, SourceError, noted_retry_after
 from aggregator.models import (
     Changed,
     FetchResult,
@@ -159,14 +159,25 @@ class Poller:
         return [outcomes[i] for i in source_ids if i in outcomes]
 
     def _hold_rate_limited(self, fetcher: Fetcher,
-                           held: Sequence[tuple[str, datetime, datetime]]) -> None:
-        """Hosts that answered 429 in an earlier pass are left alone until the source that
-        was told so is due again: another of their sources, due sooner, would otherwise
-        ask again at every pass (every cron run, every tick of `run`)."""
+                           held: Sequence[tuple[str, int, datetime, datetime, str | None]],
+                           ) -> None:
+        """Hosts that told an earlier pass to wait are left alone for as long as they said:
+        another of their sources, due sooner, would otherwise ask again at every pass (every
+        cron run, every tick of `run`). A 429 or 503 with a Retry-After holds its host until
+        then; a 429 without one until the source it answered is due again; a 503 without one
+        is that feed's trouble, not word from its host."""
         now = self.clock()
-        for url, asked, due in held:  # Store.rate_limited
-            fetcher.hold(url, 429, ago=(now - asked).total_seconds(),
-                         seconds=(due - now).total_seconds())
+        for url, status, asked, due, error in held:  # Store.rate_limited
+            waited = noted_retry_after(error)
+            if waited is not None:
+                until = min(asked + timedelta(seconds=waited), due)
+            elif status == 429:
+                until = due
+            else:
+                continue
+            if until > now:
+                fetcher.hold(url, status, ago=(now - asked).total_seconds(),
+                             seconds=(until - now).total_seconds())
 
     async def _drive(self, loop: asyncio.AbstractEventLoop, claims: _Claims,
                      each: Callable[[SourceState], Awaitable[PollOutcome | _Unreachable]],

@@ -411,14 +411,19 @@ class Store:
                 include_not_due or r.next_check_at is None or r.next_check_at <= now)}
         return [i for i in ids if i in ok]
 
-    def rate_limited(self, now: datetime) -> list[tuple[str, datetime, datetime]]:
-        """(URL polled, when, next check) of the sources whose last poll was answered 429 Too
-        Many Requests and that are not due yet: their hosts asked every poller to wait."""
+    def rate_limited(self, now: datetime
+                     ) -> list[tuple[str, int, datetime, datetime, str | None]]:
+        """(URL polled, status, when, next check, error message) of the sources whose last
+        poll was answered 429 Too Many Requests or 503 Service Unavailable and that are not
+        due yet: their hosts may have asked every poller to wait (the poller reads the
+        message for the Retry-After that came with it)."""
         with Session(self.engine) as s:
             c = SOURCES.c
-            rows = s.execute(select(c.url, c.fetch_url, c.last_poll_at, c.next_check_at).where(
-                c.last_status == 429, c.retired.is_(False), c.next_check_at > now))
-            return [(r.fetch_url or r.url, r.last_poll_at, r.next_check_at) for r in rows]
+            rows = s.execute(select(c.url, c.fetch_url, c.last_status, c.last_poll_at,
+                                    c.next_check_at, c.last_error).where(
+                c.last_status.in_((429, 503)), c.retired.is_(False), c.next_check_at > now))
+            return [(r.fetch_url or r.url, r.last_status, r.last_poll_at, r.next_check_at,
+                     r.last_error) for r in rows]
 
     # -- claims: which poller polls which source ----------------------------------------------
 
