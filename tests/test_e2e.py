@@ -82,11 +82,13 @@ def read(config: Path, section: str) -> feedparser.FeedParserDict:
     return parsed
 
 
-def test_poll_publishes_expected_stories(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_poll_publishes_expected_stories(site: Path, capsys: pytest.CaptureFixture[str],
+                                         feed_server: FeedServer) -> None:
     out = poll(site, capsys)
     for sid in GOOD:
         assert f"{sid}: new (" in out
-    assert "html-page: error: not a feed" in out
+    assert ("html-page: error: not a feed: an HTML page, which links its feed at "
+            f"{feed_server.url('/feed.xml')}: put that URL in feeds.yaml") in out
     assert "broken: error: malformed feed" in out or "broken: error: not a feed" in out
     assert "empty: error: the feed has no entries" in out
     assert "http-500: error: HTTP 500" in out

@@ -41,6 +41,39 @@ def test_not_a_feed_is_a_parse_error(body: bytes, message: str) -> None:
         parse(body, url=BASE)
 
 
+def _page(head: str) -> bytes:
+    return f"<!DOCTYPE html><html><head><title>Outlet</title>{head}</head><body><p>Today"\
+        f"<br>news</body></html>".encode()
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (_page('<link rel="alternate" type="application/rss+xml" title="RSS" href="/rss.xml">'
+           '<link rel="stylesheet" href="/site.css">'),
+     "not a feed: an HTML page, which links its feed at https://outlet.example/rss.xml: put "
+     "that URL in feeds.yaml"),
+    (_page("".join(f'<link rel="alternate" type="application/{kind}+xml" href="{href}">'
+                   for kind, href in [("atom", "atom.xml"), ("rss", "//cdn.example/rss"),
+                                      ("rss", "atom.xml"), ("rdf", "/rdf"),
+                                      ("rss", "https://other.example/rss")])),
+     "not a feed: an HTML page, which links 4 feeds (https://outlet.example/section/atom.xml, "
+     "https://cdn.example/rss, https://outlet.example/rdf, …): put one in feeds.yaml"),
+    (_page('<link rel="alternate" hreflang="ar" href="/ar/">'),  # a translation, not a feed
+     "not a feed: an HTML page, which links no feed"),
+    (b'\xef\xbb\xbf<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html PUBLIC "-//W3C//'
+     b'DTD XHTML 1.0 Strict//EN" "xhtml1-strict.dtd"><html xmlns="http://www.w3.org/1999/'
+     b'xhtml"><head><link rel="Alternate" type="application/RSS+xml; charset=utf-8" '
+     b'href="feed/"/></head><body/></html>',
+     "not a feed: an HTML page, which links its feed at https://outlet.example/section/feed/: "
+     "put that URL in feeds.yaml"),
+])
+def test_an_html_page_names_the_feeds_it_links(body: bytes, message: str) -> None:
+    """A source whose URL is its site's page, not its feed: the error says which URL to
+    put in feeds.yaml, from the page's <link rel="alternate"> (absolute, once each)."""
+    with pytest.raises(ParseError) as info:
+        parse(body, url="https://outlet.example/section/", content_type="text/html")
+    assert str(info.value) == message
+
+
 def test_parser_never_opens_local_files(tmp_path: object) -> None:
     # feedparser tries a bytes argument as a file name; a body naming a file must not read it.
     with pytest.raises(ParseError):

@@ -13,8 +13,11 @@ import re
 import time
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urljoin
 
 import feedparser
+import lxml.etree
+import lxml.html
 
 from aggregator.errors import ParseError
 from aggregator.models import ParsedEntry, ParsedFeed
@@ -49,7 +52,7 @@ def parse(body: bytes, *, url: str, content_type: str | None = None,
     # bytes as a local file name before parsing them.
     result = feedparser.parse(io.BytesIO(body), response_headers=headers,
                               sanitize_html=False, resolve_relative_uris=False)
-    _check(result, body)
+    _check(result, body, url)
     feed = result.feed
     entries = tuple(_entry(e) for e in result.entries)
     if result.get("bozo") and not isinstance(result.get("bozo_exception"), _HARMLESS):
@@ -115,15 +118,52 @@ def _declared(body: bytes, content_type: str | None) -> str | None:
     return match[2].decode("ascii").lower() if match else None
 
 
-def _check(result: Any, body: bytes) -> None:
+def _check(result: Any, body: bytes, url: str) -> None:
     if not body.strip():
         raise ParseError("empty response body")
     version = result.get("version") or ""
     exc = result.get("bozo_exception")
     if not version:
+        if _HTML.search(body[:2048]):  # a site's page where its feed was expected
+            raise ParseError(_html_page(body, url))
         if exc is not None and not isinstance(exc, _HARMLESS):
             raise ParseError(f"not a feed: malformed XML ({_reason(exc)})")
         raise ParseError("not a feed: the document is not RSS or Atom")
+
+
+# The start of an HTML page: its doctype or its root element, after an XML declaration,
+# comments or a byte-order mark.
+_HTML = re.compile(rb"<!doctype\s+html|<html[\s>]", re.I)
+# What a page's <link rel="alternate"> calls a feed that this parser reads.
+_FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/rdf+xml"}
+_SHOWN = 3  # feeds named in the message at most
+
+
+def _html_page(body: bytes, url: str) -> str:
+    """The error for an HTML page, naming the feeds it links (<link rel="alternate"
+    type="application/rss+xml" href=...>, absolute): a source whose URL is its site's home
+    page, or an article, tells the operator what to put in feeds.yaml instead."""
+    try:
+        page = lxml.html.document_fromstring(body)
+    except (lxml.etree.ParserError, ValueError):
+        page = None
+    feeds: list[str] = []
+    for link in page.iter("link") if page is not None else ():
+        rel = (link.get("rel") or "").lower().split()
+        kind = (link.get("type") or "").split(";")[0].strip().lower()
+        href = (link.get("href") or "").strip()
+        if "alternate" in rel and kind in _FEED_TYPES and href:
+            found = urljoin(url, href)
+            if found not in feeds:
+                feeds.append(found)
+    if not feeds:
+        return "not a feed: an HTML page, which links no feed"
+    if len(feeds) == 1:
+        return f"not a feed: an HTML page, which links its feed at {feeds[0]}: put that URL " \
+               "in feeds.yaml"
+    named = ", ".join(feeds[:_SHOWN]) + (", …" if len(feeds) > _SHOWN else "")
+    return f"not a feed: an HTML page, which links {len(feeds)} feeds ({named}): put one in " \
+           "feeds.yaml"
 
 
 def _reason(exc: BaseException | None) -> str:
