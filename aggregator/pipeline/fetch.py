@@ -190,16 +190,33 @@ class Fetcher:
         decoder = _decoder(encoding)
         chunks: list[bytes] = []
         raw_size = size = 0
+        over = f"the body is over the {_size(self.max_body)} limit"
+        inflated = f"{over} once decompressed (max_body_bytes)"
         async for chunk in response.content.iter_any():
             raw_size += len(chunk)
             if raw_size > self.max_body:
-                raise FetchError(f"body larger than {self.max_body} bytes")
-            data = decoder(chunk, self.max_body - size + 1)
+                raise FetchError(f"{over} (max_body_bytes)")
+            try:
+                data = decoder(chunk, self.max_body - size + 1)
+            except _Overflow:  # it inflates past the room left
+                raise FetchError(inflated) from None
             size += len(data)
             if size > self.max_body:
-                raise FetchError(f"body larger than {self.max_body} bytes after decompression")
+                raise FetchError(inflated)
             chunks.append(data)
         return b"".join(chunks)
+
+
+class _Overflow(Exception):
+    """A chunk inflates to more than the room left under the cap."""
+
+
+def _size(count: int) -> str:
+    """A byte count as feeds.yaml writes sizes: 10 MiB, 512 KiB, 5000 bytes."""
+    for unit, name in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+        if count >= unit and count % unit == 0:
+            return f"{count // unit} {name}"
+    return f"{count} bytes"
 
 
 def _decoder(encoding: str):  # type: ignore[no-untyped-def]
@@ -220,7 +237,7 @@ def _decoder(encoding: str):  # type: ignore[no-untyped-def]
             state["z"], state["raw_tried"] = zlib.decompressobj(-15), True
             data = state["z"].decompress(chunk, limit)
         if state["z"].unconsumed_tail:  # more output pending than the limit allows
-            raise FetchError(f"body larger than {limit - 1} bytes after decompression")
+            raise _Overflow
         return data
 
     return decode
