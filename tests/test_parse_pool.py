@@ -180,6 +180,30 @@ def test_a_slow_store_holds_back_fetching(tmp_path: Path, feed_server: FeedServe
     assert max(ahead) <= 4 + staged  # max_concurrency + _staged
 
 
+def test_a_parsed_feed_waits_for_the_store_without_its_body(
+        tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once a worker has parsed a body, the feed waiting for the store keeps what came with
+    the body (validators, checksum), not the body: tens of kilobytes each, times the parsed
+    feeds in flight. A body parsed in the store thread is still there for it."""
+    sources = [f"wire-{n}" for n in range(12)]
+    for source in sources:
+        feed_server.serve_file(f"/{source}.xml", "rss20_en.xml")
+    seen: list[tuple[bool, bool, bool]] = []  # (parsed by a worker, body kept, checksum kept)
+    finish = Poller._finish
+
+    def looking(self: Any, jobs: Any) -> Any:
+        seen.extend((job.processed is not None, job.fetched.body is not None,
+                     job.fetched.body_hash is not None) for job in jobs)
+        return finish(self, jobs)
+
+    monkeypatch.setenv("AGGREGATOR_PARSE_POOL_AFTER", "1")
+    monkeypatch.setattr(Poller, "_finish", looking)
+    outcomes, stored = run_pass(tmp_path / "drop", feed_server, sources)
+    assert [o.outcome for o in outcomes] == ["new"] * len(sources) and stored > 0
+    assert any(by_worker for by_worker, _, _ in seen)
+    assert all(kept != by_worker and checksum for by_worker, kept, checksum in seen)
+
+
 def test_quiet_writes_go_one_at_a_time_and_a_failed_one_fails_the_pass_at_its_end() -> None:
     """_QuietLine (pure, a fake store): batches of QUIET_BATCH or more while the pass goes,
     never two writes at once, the rest at `finish`; a write that failed does not stop the

@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -142,8 +142,10 @@ class Poller:
                             if _unchanged(state, fetched):
                                 outcome = self._quiet(state, fetched, started, quiet)
                             else:
-                                outcome = await self._changed(loop, pool, ahead, worker,
-                                                              line, state, fetched, started)
+                                changed = self._changed(loop, pool, ahead, worker, line, state,
+                                                        fetched, started)
+                                del fetched  # _changed lets the body go once it is parsed
+                                outcome = await changed
                         if on_outcome:
                             on_outcome(outcome)
                         return outcome
@@ -296,6 +298,8 @@ class Poller:
                     return await loop.run_in_executor(
                         worker, self._fail, state, SourceError(f"internal error: {exc!r}"),
                         started, True)
+            if processed is not None:  # the store needs what came with the body, not the body
+                fetched = replace(fetched, body=None)
             if ahead is not None and processed is not None and state.body_hash is None:
                 try:
                     await loop.run_in_executor(ahead, self.stories.embed_ahead, processed[1])
@@ -530,14 +534,20 @@ class _QuietLine:
             raise self._failed
 
 
+STORE_QUEUE = 18  # parsed feeds that may wait for the store thread, besides the workers'
+
+
 def _staged(parse_workers: int) -> int:
     """Parsed feeds allowed in flight at once: one parsing on each worker, one more waiting
-    for each, two waiting for the store thread. What a first poll fetches beyond what the
-    store thread keeps up with is held in memory until it is stored: four times the
-    requests in flight (80 bodies) and 4 per worker + 8 parsed feeds held 8 MiB more at the
-    peak for no time gained (bench/peak_rss_ab.py), and one per worker + 2 starved the
-    store thread (10 % slower)."""
-    return 2 * max(parse_workers, 1) + 2
+    for each, and STORE_QUEUE waiting for the store thread, which stores together all it
+    finds waiting (_StoreLine). A transaction has a fixed cost, about 1.5 ms of the store
+    thread's CPU (bench/store_cost.py: a first poll's feeds stored 1 at a time took 2.77
+    CPU-s, 2 at a time 2.31, 4 at a time 2.15): the longer the queue, the bigger the groups.
+    2 waiting made groups of 1.7 feeds on average, 18 of 3.3: a first poll 0.94 times the
+    time, the peak 2.8 MiB higher (bench/peak_rss_ab.py, 500 feeds, 6 repeats), each
+    waiting feed holding its entries (its body goes once parsed). 26 measured 0.97 times the
+    time of 18 and 2 MiB more; one per worker + 2 starved the store thread (10 % slower)."""
+    return 2 * max(parse_workers, 1) + STORE_QUEUE
 
 
 def _settle(future: asyncio.Future[PollOutcome], outcome: PollOutcome | None,
