@@ -487,12 +487,25 @@ def _database_override() -> str | None:
 
 def _sources(node: _Node | None) -> tuple[SourceConfig, ...]:
     seen: dict[str, int | None] = {}
+    feeds: dict[str, tuple[str, int | None]] = {}  # _url_key(url) -> (source id, its line)
     parsers: Parsers = {
         "id": lambda value: _unique(value, "source", seen), "url": _http_url, "title": _text,
         "language": _language, "interval": _duration, "enabled": _flag,
     }
-    items = node.items() if node is not None else []
-    return tuple(SourceConfig(**_record(item, parsers, ("id", "url"))) for item in items)
+    sources = []
+    for item in node.items() if node is not None else []:
+        fields = item.fields(parsers, ("id", "url"))
+        record = {key: parsers[key](value) for key, value in fields.items()}  # file order
+        # One feed under two ids would be fetched twice per interval, and its items would
+        # count as two outlets reporting each story.
+        key = _url_key(record["url"])
+        if key in feeds:
+            other, line = feeds[key]
+            fields["url"].fail(f"the same feed as source '{other}'"
+                               f"{f' (line {line})' if line else ''}: list each feed once")
+        feeds[key] = (record["id"], fields["url"].line)
+        sources.append(SourceConfig(**record))
+    return tuple(sources)
 
 
 def _topics(node: _Node | None) -> tuple[TopicConfig, ...]:
@@ -708,14 +721,24 @@ def _replace_checked(file: Path, text: str) -> None:
 
 
 def _url_key(url: str) -> str:
-    """What makes two feed URLs the same: scheme and host in any case, a trailing slash."""
+    """What makes two feed URLs the same (feeds.yaml lists each once; an OPML import adds
+    none twice): scheme and host in any case, the default port or none, a trailing slash or
+    none, any fragment; the path and the query as written. "" for a URL that is not
+    http(s)."""
     try:
         parts = urlsplit(url.strip())
+        port = parts.port
     except ValueError:
         return ""
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
         return ""
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}?{parts.query}"
+    host = parts.hostname.lower()
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets
+    if port is not None and port != {"http": 80, "https": 443}[scheme]:
+        host += f":{port}"
+    user = parts.netloc.rpartition("@")[0]  # credentials as written: another user's feed
+    return f"{scheme}://{user + '@' if user else ''}{host}{parts.path.rstrip('/')}?{parts.query}"
 
 
 def _host(url: str) -> str:

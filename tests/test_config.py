@@ -218,11 +218,53 @@ def test_merge_keys_share_fields_between_sources() -> None:
             url: https://feeds.bbci.co.uk/arabic/rss.xml
             interval: 15m
           - <<: *bbc
-            id: bbc-arabic-copy
+            id: bbc-arabic-middle-east
+            url: https://feeds.bbci.co.uk/arabic/middleeast/rss.xml
         """)
 
-    assert config.sources[1].url == config.sources[0].url
+    assert config.sources[1].url == "https://feeds.bbci.co.uk/arabic/middleeast/rss.xml"
     assert config.sources[1].interval == timedelta(minutes=15)
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("https://news.example/feed.xml", "https://news.example/feed.xml"),
+    ("https://news.example/feed.xml", "HTTPS://News.Example/feed.xml"),  # case-insensitive
+    ("https://news.example/feed.xml", "https://news.example:443/feed.xml"),  # default port
+    ("http://news.example/feed.xml", "http://news.example:80/feed.xml#latest"),  # fragment
+    ("https://news.example", "https://news.example/"),  # an empty path is "/"
+    ("https://news.example/feed/", "https://news.example/feed"),  # a trailing slash
+])
+def test_one_feed_under_two_ids_is_refused(first: str, second: str) -> None:
+    """Fetched twice per interval, and its items counted as two outlets reporting each
+    story: Miniflux and reader refuse a feed added twice too."""
+    with pytest.raises(ConfigError) as info:
+        load(f"""\
+            sources:
+              - id: first
+                url: {first}
+              - id: second
+                url: {second}
+            """)
+    assert str(info.value) == ("feeds.yaml:5: sources[1].url: the same feed as source 'first' "
+                               "(line 3): list each feed once")
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("https://news.example/feed.xml", "https://news.example/Feed.xml"),  # paths are not
+    ("https://news.example/feed?section=world", "https://news.example/feed?section=sport"),
+    ("http://news.example/feed.xml", "https://news.example/feed.xml"),  # another server maybe
+    ("https://news.example/feed.xml", "https://news.example:8443/feed.xml"),
+    ("https://ana:s3cret@news.example/private", "https://omar:s3cret@news.example/private"),
+])
+def test_feeds_that_differ_are_two_sources(first: str, second: str) -> None:
+    config = load(f"""\
+        sources:
+          - id: first
+            url: {first}
+          - id: second
+            url: {second}
+        """)
+    assert [s.url for s in config.sources] == [first, second]
 
 
 # --- values ------------------------------------------------------------------------------------
