@@ -36,14 +36,17 @@ class FetchResult:
     url: str  # the URL requested
     final_url: str  # where the redirects (if any) ended
     status: int  # HTTP status of the final response
-    body: bytes | None  # decoded-from-gzip body; None on 304
+    body: bytes | None  # the body (decoded unless `encoding` says otherwise); None on 304
     etag: str | None = None  # ETag header of this response
     last_modified: str | None = None  # Last-Modified header of this response
     content_type: str | None = None  # Content-Type header, charset included
     permanent_redirect: str | None = None  # target when every hop was 301/308
     cache_control: str | None = None  # Cache-Control header (max-age feeds scheduling)
     expires: str | None = None  # Expires header
-    body_hash: str | None = None  # sha256 hex of body
+    body_hash: str | None = None  # sha256 hex of the decoded body; None until it is decoded
+    # the Content-Encoding (gzip, deflate) the body still has when the fetcher was asked to
+    # leave it (pipeline.fetch.decoded undoes it, under the same cap); None: decoded
+    encoding: str | None = None
 
     @property
     def not_modified(self) -> bool:

@@ -20,6 +20,7 @@ from aggregator import USER_AGENT
 from aggregator.errors import FetchError
 from aggregator.models import FetchResult, SourceState
 from aggregator.pipeline.fetch import Fetcher, _client_message
+from aggregator.pipeline.inflate import decoded
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 
@@ -65,6 +66,25 @@ def test_raw_deflate_body_is_decoded(feed_server: FeedServer) -> None:
     body = raw.compress(FEED) + raw.flush()
     feed_server.route("/f", Route(body=body, headers={"Content-Encoding": "deflate"}, raw=True))
     assert fetch(SourceState("s", feed_server.url("/f"))).body == FEED
+
+
+def test_a_body_can_be_left_compressed_for_later(feed_server: FeedServer) -> None:
+    """decode=False (the poller's fetcher): the gzip bytes as they came, to be decoded by
+    `decoded` where the parsing happens, to the same body and hash; the cap on the wire
+    still holds here."""
+    feed_server.route("/f", Route(body=FEED, gzip=True))
+    whole = fetch(SourceState("s", feed_server.url("/f")))
+    left = fetch(SourceState("s", feed_server.url("/f")), decode=False)
+    assert left.encoding == "gzip" and left.body_hash is None
+    assert left.body == gzip.compress(FEED, mtime=0)
+    assert decoded(left, 1 << 20) == whole and whole.encoding is None
+    assert decoded(whole, 1 << 20) is whole
+    with pytest.raises(FetchError, match="over the 64 bytes limit"):
+        decoded(left, 64)
+    feed_server.route("/big", Route(body=b"x" * 5000, gzip=True, raw=True,
+                                    headers={"Content-Encoding": "gzip"}))
+    with pytest.raises(FetchError, match=r"^the body is over the 4 KiB limit \(max_body_bytes\)$"):
+        fetch(SourceState("s", feed_server.url("/big")), decode=False, max_body=4096)
 
 
 def test_oversized_body_is_refused(feed_server: FeedServer) -> None:

@@ -3,6 +3,8 @@ parsed in the store thread): what a pass stores and reports is the same either w
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import time
 from concurrent.futures import Future
 from datetime import UTC, datetime
@@ -10,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from feedserver import FeedServer
+from feedserver import FEEDS_DIR, FeedServer, Route
 
 from aggregator.config import load_config
 from aggregator.models import PollOutcome, SourceState
@@ -202,6 +204,50 @@ def test_a_parsed_feed_waits_for_the_store_without_its_body(
     assert [o.outcome for o in outcomes] == ["new"] * len(sources) and stored > 0
     assert any(by_worker for by_worker, _, _ in seen)
     assert all(kept != by_worker and checksum for by_worker, kept, checksum in seen)
+
+
+@pytest.mark.parametrize("after", [1, 1000])  # parse workers from the first body; none
+def test_compressed_bodies_are_decoded_beside_the_poll(
+        tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch,
+        after: int) -> None:
+    """The pass leaves gzip bodies compressed until they are parsed (in a worker, or in the
+    store thread before the workers run): the same items are stored, a bomb is still
+    stopped at the cap, and the same body again is 'unchanged', not parsed twice."""
+    body = (FEEDS_DIR / "rss20_ar.xml").read_bytes()
+    bomb = gzip.compress(b"<rss>" + b" " * (3 * 1024 * 1024), mtime=0)  # 3 MiB of spaces
+    for n in range(4):  # no validators: the second pass gets the same 200 again
+        feed_server.route(f"/wire-{n}.xml", Route(body=body, gzip=True))
+    feed_server.route("/bomb.xml", Route(body=bomb, gzip=True, raw=True))
+    monkeypatch.setenv("AGGREGATOR_PARSE_POOL_AFTER", str(after))
+    sources = [f"wire-{n}" for n in range(4)] + ["bomb"]
+    parsed = []
+    original = pipeline.process
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        parsed.append(args[1].id)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "process", counted)  # the store thread's parses only
+    folder = tmp_path / f"after-{after}"
+    first, stored = run_pass(folder, feed_server, sources, ("  max_body_bytes: 1MiB",))
+    outcomes = {o.source_id: o for o in first}
+    assert [outcomes[s].outcome for s in sources[:4]] == ["new"] * 4
+    assert outcomes["bomb"].error == ("the body is over the 1 MiB limit once decompressed "
+                                      "(max_body_bytes)")
+    assert outcomes["bomb"].counted
+    with Store(f"sqlite:///{folder}/store.db") as store:
+        assert store.count("items") == stored > 0
+        hashes = store.source_states(sources[:4])
+    assert all(state.body_hash == hashlib.sha256(body).hexdigest() for state in hashes.values())
+    parsed.clear()
+    config = load_config(folder / "feeds.yaml")
+    with Store(config.settings.database) as store:
+        again = Poller(config, store, clock=lambda: NOW, parse_workers=2,
+                       stories=Stories(config.settings.story_window, embedder=None)
+                       ).run(sources[:4])
+        assert store.count("items") == stored
+    assert [o.outcome for o in again] == ["unchanged"] * 4 and parsed == []
+    assert [o.seen for o in again] == [0] * 4  # not parsed by a worker either
 
 
 def test_quiet_writes_go_one_at_a_time_and_a_failed_one_fails_the_pass_at_its_end() -> None:

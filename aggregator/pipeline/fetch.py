@@ -1,8 +1,9 @@
 """The fetch stage: one polite, bounded, conditional GET per source. aiohttp is used only here.
 
 It follows redirects itself (to tell permanent from temporary ones), caps the body both
-as it arrives and after decompression (so a compressed bomb stops early), and never
-parses anything: bytes go to the parse stage untouched.
+as it arrives and after decompression (so a compressed bomb stops early; the poller's
+fetcher leaves the decompression, under the same cap, to the parse workers:
+pipeline/inflate.py), and never parses anything: bytes go to the parse stage untouched.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import re
 import socket
 import time
 import urllib.request
-import zlib
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -29,6 +29,7 @@ import aiohttp
 from aggregator import USER_AGENT
 from aggregator.errors import FetchError, note_retry_after
 from aggregator.models import FetchResult, SourceState
+from aggregator.pipeline.inflate import Inflater, decoder, over_text
 
 if TYPE_CHECKING:
     from multidict import CIMultiDictProxy
@@ -41,7 +42,7 @@ ACCEPT = (
     "application/xml;q=0.8, text/xml;q=0.8, application/feed+json;q=0.7, */*;q=0.5"
 )
 # Given in full so aiohttp adds none of its own (it would offer br and zstd, which
-# _decoder cannot undo: aiohttp's decompression is off so the cap sees every byte).
+# inflate.decoder cannot undo: aiohttp's decompression is off so the cap sees every byte).
 REQUEST_HEADERS = {"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"}
 KEEPALIVE = 5.0  # seconds an idle connection is kept for the next request to its host
 
@@ -53,10 +54,13 @@ class Fetcher:
     def __init__(self, *, timeout: float = 30.0, max_body: int = 10 * 1024 * 1024,
                  max_concurrency: int = 20, per_host: int = 2,
                  monotonic: Callable[[], float] = time.monotonic,
-                 connect_timeout: float | None = None) -> None:
+                 connect_timeout: float | None = None, decode: bool = True) -> None:
         self.timeout = timeout  # whole-request deadline, seconds
         self.max_body = max_body  # byte cap on the wire and after decompression
         self.max_concurrency = max_concurrency  # requests in flight, and pooled connections
+        # False: a compressed body is returned as it came (FetchResult.encoding), for the
+        # parse workers to decompress (`decoded`) beside the poll's own process
+        self.decode = decode
         # seconds for a connection to open (within the whole deadline)
         self.connect_timeout = min(timeout, 10.0) if connect_timeout is None else connect_timeout
         self._all = asyncio.Semaphore(max_concurrency)
@@ -168,8 +172,13 @@ class Fetcher:
                     permanent = permanent and status in PERMANENT
                     url = urljoin(url, location)
                     continue
-                body = await self._read_body(response) if status == 200 else None
-            return _result(state, url, response, body, moved=permanent and url != state.url)
+                encoding = (_header(response.headers, "content-encoding")
+                            or "identity").strip().lower()
+                body = await self._read_body(response, encoding) if status == 200 else None
+            kept = encoding if body is not None and not self.decode \
+                and encoding not in ("identity", "") else None
+            return _result(state, url, response, body, moved=permanent and url != state.url,
+                           encoding=kept)
         raise FetchError(f"more than {MAX_REDIRECTS} redirects")
 
     def _proxy(self, url: str) -> str | None:
@@ -184,63 +193,19 @@ class Fetcher:
             return None
         return proxy
 
-    async def _read_body(self, response: aiohttp.ClientResponse) -> bytes:
-        """Read the raw body under the cap, then decompress it under the same cap."""
-        encoding = (_header(response.headers, "content-encoding") or "identity").strip().lower()
-        decoder = _decoder(encoding)
+    async def _read_body(self, response: aiohttp.ClientResponse, encoding: str) -> bytes:
+        """Read the raw body under the cap, and decompress it under the same cap (unless
+        the fetcher leaves that to `decoded`)."""
+        inflate = Inflater(encoding if self.decode else "identity", self.max_body)
+        decoder(encoding)  # an encoding nobody can undo fails here, before any byte is read
         chunks: list[bytes] = []
-        raw_size = size = 0
-        over = f"the body is over the {_size(self.max_body)} limit"
-        inflated = f"{over} once decompressed (max_body_bytes)"
+        raw_size = 0
         async for chunk in response.content.iter_any():
             raw_size += len(chunk)
             if raw_size > self.max_body:
-                raise FetchError(f"{over} (max_body_bytes)")
-            try:
-                data = decoder(chunk, self.max_body - size + 1)
-            except _Overflow:  # it inflates past the room left
-                raise FetchError(inflated) from None
-            size += len(data)
-            if size > self.max_body:
-                raise FetchError(inflated)
-            chunks.append(data)
+                raise FetchError(f"{over_text(self.max_body)} (max_body_bytes)")
+            chunks.append(inflate(chunk))
         return b"".join(chunks)
-
-
-class _Overflow(Exception):
-    """A chunk inflates to more than the room left under the cap."""
-
-
-def _size(count: int) -> str:
-    """A byte count as feeds.yaml writes sizes: 10 MiB, 512 KiB, 5000 bytes."""
-    for unit, name in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
-        if count >= unit and count % unit == 0:
-            return f"{count // unit} {name}"
-    return f"{count} bytes"
-
-
-def _decoder(encoding: str):  # type: ignore[no-untyped-def]
-    """A function (chunk, limit) -> decoded bytes, producing at most `limit` bytes per call."""
-    if encoding in ("identity", ""):
-        return lambda chunk, limit: chunk
-    if encoding not in ("gzip", "x-gzip", "deflate"):
-        raise FetchError(f"unsupported Content-Encoding {encoding!r}")
-    # 47 = gzip or zlib header auto-detected; some servers send raw deflate for "deflate"
-    state = {"z": zlib.decompressobj(47), "raw_tried": False}
-
-    def decode(chunk: bytes, limit: int) -> bytes:
-        try:
-            data = state["z"].decompress(chunk, limit)
-        except zlib.error:
-            if encoding != "deflate" or state["raw_tried"]:
-                raise FetchError(f"corrupt {encoding} body") from None
-            state["z"], state["raw_tried"] = zlib.decompressobj(-15), True
-            data = state["z"].decompress(chunk, limit)
-        if state["z"].unconsumed_tail:  # more output pending than the limit allows
-            raise _Overflow
-        return data
-
-    return decode
 
 
 def _conditional_headers(state: SourceState) -> dict[str, str]:
@@ -259,7 +224,7 @@ def _header(headers: CIMultiDictProxy[str], name: str) -> str | None:
 
 
 def _result(state: SourceState, url: str, response: aiohttp.ClientResponse, body: bytes | None,
-            moved: bool) -> FetchResult:
+            moved: bool, encoding: str | None = None) -> FetchResult:
     status, headers = response.status, response.headers
     if status not in (200, 304):
         retry_after = retry_after_seconds(_header(headers, "retry-after"))
@@ -272,7 +237,8 @@ def _result(state: SourceState, url: str, response: aiohttp.ClientResponse, body
         etag=_header(headers, "etag"), last_modified=_header(headers, "last-modified"),
         content_type=_header(headers, "content-type"), permanent_redirect=url if moved else None,
         cache_control=_header(headers, "cache-control"), expires=_header(headers, "expires"),
-        body_hash=hashlib.sha256(body).hexdigest() if body is not None else None)
+        body_hash=hashlib.sha256(body).hexdigest() if body is not None and encoding is None
+        else None, encoding=encoding)
 
 
 def _phrase(status: int) -> str:

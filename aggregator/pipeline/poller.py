@@ -28,6 +28,7 @@ from aggregator.models import (
     Unchanged,
 )
 from aggregator.pipeline.fetch import Fetcher
+from aggregator.pipeline.inflate import decoded
 from aggregator.pipeline.schedule import NO_HINTS, Hints, next_check
 from aggregator.pipeline.stories import Stories
 from aggregator.pipeline.tag import TopicMatcher
@@ -89,7 +90,12 @@ class Poller:
         self._fetcher_factory = fetcher_factory or (lambda: Fetcher(
             timeout=settings.timeout.total_seconds(), max_body=settings.max_body_bytes,
             max_concurrency=settings.max_concurrency,
-            per_host=settings.per_host_concurrency))
+            per_host=settings.per_host_concurrency,
+            # Bodies stay compressed until a parse worker decodes them: inflating and
+            # hashing them here made the event loop wait for the GIL after each (a first
+            # poll 0.95 times the time: bench/peak_rss_ab.py), and they cross to the
+            # workers at a third of the size.
+            decode=False))
 
     def due(self, only: Sequence[str] = (), *, all_sources: bool = False) -> list[str]:
         """Enabled, non-retired sources (or just `only`) that are due now; all of them
@@ -142,8 +148,8 @@ class Poller:
                             if _unchanged(state, fetched):
                                 outcome = self._quiet(state, fetched, started, quiet)
                             else:
-                                changed = self._changed(loop, pool, ahead, worker, line, state,
-                                                        fetched, started)
+                                changed = self._changed(loop, pool, ahead, worker, line,
+                                                        quiet, state, fetched, started)
                                 del fetched  # _changed lets the body go once it is parsed
                                 outcome = await changed
                         if on_outcome:
@@ -275,7 +281,8 @@ class Poller:
 
     async def _changed(self, loop: asyncio.AbstractEventLoop, workers: _LazyPool | None,
                        ahead: Executor | None, worker: Executor, line: _StoreLine,
-                       state: SourceState, fetched: FetchResult, started: float) -> PollOutcome:
+                       quiet: _QuietLine, state: SourceState, fetched: FetchResult,
+                       started: float) -> PollOutcome:
         """A new body: parse … tag in a worker process (once the pass has started them),
         then store in the store thread. A source's first body (no body stored before: every
         entry is new) parsed by a worker is also embedded for level 3 beforehand, in
@@ -288,8 +295,9 @@ class Poller:
             pool = workers.take(patient=ahead is not None) if workers is not None else None
             if pool is not None:
                 try:
-                    processed = await loop.run_in_executor(pool, _process_in_worker, fetched,
-                                                           state.source_id, now)
+                    body_hash, processed = await loop.run_in_executor(
+                        pool, _process_in_worker, fetched, state.source_id, now,
+                        state.body_hash)
                 except SourceError as exc:
                     return await loop.run_in_executor(worker, self._fail, state, exc, started,
                                                       True)
@@ -298,8 +306,10 @@ class Poller:
                     return await loop.run_in_executor(
                         worker, self._fail, state, SourceError(f"internal error: {exc!r}"),
                         started, True)
-            if processed is not None:  # the store needs what came with the body, not the body
-                fetched = replace(fetched, body=None)
+                # the store needs what came with the body, not the body
+                fetched = replace(fetched, body=None, encoding=None, body_hash=body_hash)
+                if processed is None:  # the body stored last time, once decompressed
+                    return self._quiet(state, fetched, started, quiet)
             if ahead is not None and processed is not None and state.body_hash is None:
                 try:
                     await loop.run_in_executor(ahead, self.stories.embed_ahead, processed[1])
@@ -314,11 +324,24 @@ class Poller:
         source's fault or a bug, which become that source's error."""
         outcomes: dict[int, PollOutcome] = {}
         ready: list[tuple[int, Changed]] = []
+        same: list[tuple[int, Unchanged, PollOutcome]] = []
         for i, job in enumerate(jobs):
             try:
-                ready.append((i, self._changes(job)))
+                change = self._changes(job)
             except Exception as exc:
                 outcomes[i] = self._failed(job, exc)
+                continue
+            if isinstance(change, Changed):
+                ready.append((i, change))
+            else:  # the body stored last time, once decompressed
+                same.append((i, *change))
+        if same:
+            try:
+                self.store.save_unchanged([unchanged for _, unchanged, _ in same])
+            except Exception as exc:
+                outcomes.update((i, self._failed(jobs[i], exc)) for i, _, _ in same)
+            else:
+                outcomes.update((i, outcome) for i, _, outcome in same)
         if len(ready) > 1:
             try:
                 self.stories.warm(self.store, ready[0][1].now)  # lazily: at the first feed
@@ -340,14 +363,20 @@ class Poller:
                 outcomes[i] = self._stored(changed, jobs[i].started, new, updated)
         return [outcomes[i] for i in range(len(jobs))]
 
-    def _changes(self, job: _Job) -> Changed:
-        """What the store writes of one parsed fetch (parsed here when no worker did)."""
+    def _changes(self, job: _Job) -> Changed | tuple[Unchanged, PollOutcome]:
+        """What the store writes of one parsed fetch (decoded and parsed here when no
+        worker did; only its polling state when the decoded body is the one stored)."""
         source = self.config.source(job.state.source_id)
-        feed, entries = job.processed or process(job.fetched, source, self.matcher, job.now,
+        fetched = job.fetched
+        if job.processed is None:
+            fetched = decoded(fetched, self.config.settings.max_body_bytes)
+            if _unchanged(job.state, fetched):
+                return self._same(job.state, fetched, job.started)
+        feed, entries = job.processed or process(fetched, source, self.matcher, job.now,
                                                  self.languages)
         hints = Hints(cache_control=job.fetched.cache_control, expires=job.fetched.expires,
                       ttl_minutes=feed.ttl_minutes)
-        return Changed(job.state.source_id, job.fetched, feed, entries, job.now,
+        return Changed(job.state.source_id, replace(fetched, body=None), feed, entries, job.now,
                        self._due(source, job.now, hints=hints), time.monotonic() - job.started)
 
     @staticmethod
@@ -367,15 +396,22 @@ class Poller:
     def _quiet(self, state: SourceState, fetched: FetchResult, started: float,
                quiet: _QuietLine) -> PollOutcome:
         """A 304 or an identical body: no parsing, only the polling state (batched)."""
+        unchanged, outcome = self._same(state, fetched, started)
+        quiet.add(unchanged)
+        return outcome
+
+    def _same(self, state: SourceState, fetched: FetchResult,
+              started: float) -> tuple[Unchanged, PollOutcome]:
+        """The polling state a 304 or an identical body writes, and its outcome."""
         now = self.clock()
         source = self.config.source(state.source_id)
         hints = Hints(cache_control=fetched.cache_control, expires=fetched.expires)
         duration = time.monotonic() - started
-        quiet.add(Unchanged(state.source_id, fetched, now,
-                            self._due(source, now, hints=hints), duration))
-        return PollOutcome(state.source_id,
-                           "not_modified" if fetched.not_modified else "unchanged",
-                           status=fetched.status, duration=duration)
+        return (Unchanged(state.source_id, replace(fetched, body=None), now,
+                          self._due(source, now, hints=hints), duration),
+                PollOutcome(state.source_id,
+                            "not_modified" if fetched.not_modified else "unchanged",
+                            status=fetched.status, duration=duration))
 
     def _fail(self, state: SourceState, exc: SourceError, started: float,
               counted: bool) -> PollOutcome:

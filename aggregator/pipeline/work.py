@@ -15,9 +15,13 @@ from aggregator.config import Config, SourceConfig
 from aggregator.errors import SourceError
 from aggregator.models import Entry, FetchResult, ParsedFeed
 from aggregator.pipeline.dedupe import assign_identities
+from aggregator.pipeline.inflate import decoded
 from aggregator.pipeline.tag import TopicMatcher, tag
 
 Processed = tuple[ParsedFeed, tuple[Entry, ...]]
+# What a worker sends back: the hash of the body it decoded, and what the body parsed to;
+# None when that hash is the one stored (the same body as last time: nothing to parse)
+Worked = tuple[str | None, Processed | None]
 # Imported at the first parse, not with this module: the poll's own process imports this
 # module and, in a pass whose workers parse everything, never parses (8 MiB of feedparser,
 # lxml and nh3 not loaded); the workers' server preloads them.
@@ -61,10 +65,16 @@ def _init_worker(config: Config) -> None:
     _WORKER = (config, TopicMatcher(config.topics), configured_languages(config))
 
 
-def _process_in_worker(fetched: FetchResult, source_id: str, now: datetime) -> Processed:
+def _process_in_worker(fetched: FetchResult, source_id: str, now: datetime,
+                       stored_hash: str | None = None) -> Worked:
+    """Decompress (a body the fetcher left compressed), then parse … tag, unless the body
+    is the one stored (`stored_hash`)."""
     assert _WORKER is not None, "worker not initialized"
     config, matcher, languages = _WORKER
+    fetched = decoded(fetched, config.settings.max_body_bytes)
+    if stored_hash is not None and fetched.body_hash == stored_hash:
+        return fetched.body_hash, None
     feed, entries = process(fetched, config.source(source_id), matcher, now, languages)
     # The parser's raw entries stay here: the store needs the feed's own fields and the
     # normalized entries, and pickling both back took twice the time.
-    return replace(feed, entries=()), entries
+    return fetched.body_hash, (replace(feed, entries=()), entries)
