@@ -320,8 +320,9 @@ class Poller:
 
     def _finish(self, jobs: Sequence[_Job]) -> list[PollOutcome]:
         """Process (unless a worker did) and store parsed fetches: in one transaction when
-        there are several, else (or when that fails) one by one; never raises for a
-        source's fault or a bug, which become that source's error."""
+        there are several, else (or when that fails) one by one; a body that decodes to the
+        one stored writes only its polling state. Never raises for a source's fault or a
+        bug, which become that source's error."""
         outcomes: dict[int, PollOutcome] = {}
         ready: list[tuple[int, Changed]] = []
         same: list[tuple[int, Unchanged, PollOutcome]] = []
