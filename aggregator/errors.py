@@ -70,6 +70,12 @@ class FetchError(SourceError):
 _RETRY_AFTER_NOTE = re.compile(r" \(Retry-After: (\d+)s\)$")
 
 
+def asks_host_to_wait(status: int | None, retry_after: float | None) -> bool:
+    """Whether an answer speaks for its whole host: 429 Too Many Requests, or 503 with a
+    Retry-After (a 503 alone is that feed's trouble)."""
+    return status == 429 or (status == 503 and retry_after is not None)
+
+
 def note_retry_after(message: str, seconds: float) -> str:
     """An HTTP error's message with the wait its Retry-After asked for: `poll` prints it,
     `status` keeps it, and a later pass reads it back (`noted_retry_after`)."""

@@ -27,7 +27,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 
 from aggregator import USER_AGENT
-from aggregator.errors import FetchError, note_retry_after
+from aggregator.errors import FetchError, asks_host_to_wait, note_retry_after
 from aggregator.models import FetchResult, SourceState
 from aggregator.pipeline.inflate import Inflater, decoder, over_text
 
@@ -117,7 +117,8 @@ class Fetcher:
                     return await self._follow(state)
             except FetchError as exc:
                 exc.source_id, exc.url = state.source_id, state.url
-                if exc.status == 429 or (exc.status == 503 and exc.retry_after is not None):
+                if asks_host_to_wait(exc.status, exc.retry_after):
+                    assert exc.status is not None
                     self._hold(host, exc.status, exc.retry_after)
                 raise
             # Before TimeoutError: aiohttp's own timeouts are TimeoutErrors too.
@@ -174,11 +175,12 @@ class Fetcher:
                     continue
                 encoding = (_header(response.headers, "content-encoding")
                             or "identity").strip().lower()
-                body = await self._read_body(response, encoding) if status == 200 else None
-            kept = encoding if body is not None and not self.decode \
-                and encoding not in ("identity", "") else None
+                # the Content-Encoding left on the body for `decoded`, if any
+                kept = None if self.decode or encoding in ("identity", "") else encoding
+                body = await self._read_body(response, encoding, kept) if status == 200 \
+                    else None
             return _result(state, url, response, body, moved=permanent and url != state.url,
-                           encoding=kept)
+                           encoding=kept if body is not None else None)
         raise FetchError(f"more than {MAX_REDIRECTS} redirects")
 
     def _proxy(self, url: str) -> str | None:
@@ -193,11 +195,14 @@ class Fetcher:
             return None
         return proxy
 
-    async def _read_body(self, response: aiohttp.ClientResponse, encoding: str) -> bytes:
-        """Read the raw body under the cap, and decompress it under the same cap (unless
-        the fetcher leaves that to `decoded`)."""
-        inflate = Inflater(encoding if self.decode else "identity", self.max_body)
-        decoder(encoding)  # an encoding nobody can undo fails here, before any byte is read
+    async def _read_body(self, response: aiohttp.ClientResponse, encoding: str,
+                         kept: str | None) -> bytes:
+        """Read the raw body under the cap, and decompress it under the same cap unless it
+        is `kept` for `decoded` (an encoding nobody can undo fails here either way, before
+        any byte is read)."""
+        if kept is not None:
+            decoder(kept)
+        inflate = Inflater("identity" if kept is not None else encoding, self.max_body)
         chunks: list[bytes] = []
         raw_size = 0
         async for chunk in response.content.iter_any():

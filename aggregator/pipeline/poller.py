@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from aggregator.config import Config, SourceConfig
-from aggregator.errors import FetchError, SourceError, noted_retry_after
+from aggregator.errors import FetchError, SourceError, asks_host_to_wait, noted_retry_after
 from aggregator.models import (
     Changed,
     FetchResult,
@@ -177,12 +177,9 @@ class Poller:
         now = self.clock()
         for url, status, asked, due, error in held:  # Store.rate_limited
             waited = noted_retry_after(error)
-            if waited is not None:
-                until = min(asked + timedelta(seconds=waited), due)
-            elif status == 429:
-                until = due
-            else:
+            if not asks_host_to_wait(status, waited):
                 continue
+            until = due if waited is None else min(asked + timedelta(seconds=waited), due)
             if until > now:
                 fetcher.hold(url, status, ago=(now - asked).total_seconds(),
                              seconds=(until - now).total_seconds())
